@@ -1,0 +1,41 @@
+# The two commands of the quick start: `make drill` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: drill test test-deps check bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+drill: $(STAMP)
+	$(BIN)/runbook-bot drill api-down
+
+# redis-server is the real store backend the store suite runs against.
+test-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+
+check: $(STAMP)
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/mypy
+
+test: $(STAMP) test-deps check
+	$(BIN)/runbook-bot lint playbooks
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/stage_diagnostics.py
+
+lint: $(STAMP)
+	$(BIN)/runbook-bot lint playbooks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

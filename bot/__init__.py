@@ -1,0 +1,3 @@
+"""runbook-bot: operational runbooks as interactive incident playbooks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,277 @@
+"""The terminal adapter: the same flows as Slack, one command a line, from a person or a pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from bot.adapters import text
+from bot.engine.engine import Engine
+from bot.engine.headline import headline
+from bot.engine.incident import Actor, Incident
+from bot.errors import BotError, InvalidRequest
+from bot.playbooks.models import ManualStep
+
+HELP = """\
+Commands (STEP is a step id as listed; quotes work as in a shell):
+  status                 headline and the current stage
+  run [STEP]             run this stage's diagnostics (all at once), or one diagnostic
+  show STEP              the full output of a step's last run
+  causes                 root causes whose symptoms the findings match
+  fix STEP               request a fix: shows its dry-run preview and asks for approval
+  approve [ID] [as USER] approve a pending fix (the latest if no ID); it runs once
+  deny [ID] [REASON]     drop a pending fix
+  verify STEP            poll a verification step until it passes or times out
+  done STEP [NOTE]       mark a manual item or message done
+  draft NAME [eta=...]   fill a status-update template without posting it
+  say NAME [eta=...]     fill a status-update template and post it
+  next | goto STAGE      move to the next stage, or to a stage by id
+  commander              claim incident commander
+  timeline               everything that happened, in order
+  open PLAYBOOK SERVICE [SUMMARY]   open an incident;  list / use ID   switch incidents
+  resolve [ROOT CAUSE] [-- RESOLUTION]   resolve and print the post-incident document
+  help | quit"""
+
+Handler = Callable[[list[str]], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+
+class Console:
+    def __init__(
+        self, engine: Engine, actor: Actor, stdin: TextIO, stdout: TextIO, *, echo: bool
+    ) -> None:
+        self.engine = engine
+        self.actor = actor
+        self.stdin = stdin
+        self.stdout = stdout
+        # Echo commands read from a pipe so a transcript reads like the session it was.
+        self.echo = echo
+        self.incident_id: str | None = None
+        self._handlers: dict[str, Handler] = {
+            "help": self._help, "status": self._status, "run": self._run, "show": self._show,
+            "causes": self._causes, "fix": self._fix, "approve": self._approve,
+            "deny": self._deny, "verify": self._verify, "done": self._done,
+            "draft": self._draft, "say": self._say, "next": self._next, "goto": self._goto,
+            "commander": self._commander, "timeline": self._timeline, "open": self._open,
+            "list": self._list, "use": self._use, "resolve": self._resolve,
+        }  # fmt: skip
+
+    def say(self, message: str) -> None:
+        self.stdout.write(message.rstrip("\n") + "\n")
+        self.stdout.flush()
+
+    async def run(self) -> int:
+        """Read and execute commands until `quit` or end of input. Returns the exit code."""
+        while True:
+            if not self.echo:
+                self.stdout.write(f"{self.incident_id or 'runbook-bot'}> ")
+                self.stdout.flush()
+            line = await asyncio.to_thread(self.stdin.readline)
+            if not line:
+                return 0
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if self.echo:
+                self.say(f"> {line}")
+            if line in ("quit", "exit"):
+                return 0
+            await self.execute(line)
+
+    async def execute(self, line: str) -> None:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            self.say(f"error: cannot parse that line: {exc}")
+            return
+        handler = self._handlers.get(words[0].lower())
+        if handler is None:
+            self.say(f"error: unknown command '{words[0][:40]}' (type help)")
+            return
+        try:
+            await handler(words[1:])
+        except BotError as exc:
+            self.say(f"error: {exc}")
+        except Exception as exc:
+            # A bug in one command must not end the responder's session mid-incident.
+            log.error("command %r failed: %s", words[0], exc)
+            self.say(f"error: internal error in '{words[0]}' ({type(exc).__name__}); see the log")
+
+    async def current(self) -> Incident:
+        if self.incident_id is None:
+            raise InvalidRequest("no incident selected: open one, or list and use ID")
+        return await self.engine.get(self.incident_id)
+
+    async def show_overview(self) -> None:
+        incident = await self.current()
+        playbook = self.engine.playbook(incident.playbook_id)
+        self.say(text.render_headline(headline(incident, playbook, self.engine.clock())))
+        stage = playbook.stages[incident.stage_index]
+        count = len(playbook.stages)
+        self.say(text.render_stage(stage, incident, incident.stage_index + 1, count))
+
+    # --- commands ---------------------------------------------------------------------
+
+    async def _help(self, args: list[str]) -> None:
+        self.say(HELP)
+
+    async def _status(self, args: list[str]) -> None:
+        await self.show_overview()
+
+    async def _run(self, args: list[str]) -> None:
+        incident = await self.current()
+        if args:
+            run = await self.engine.run_step(incident.id, args[0], self.actor)
+            self.say(text.render_run(run, self._title(incident, run.step_id), lines=20))
+        else:
+            stage = self.engine.stage(incident)
+            self.say(f"Running the diagnostics of '{stage.title}' ...")
+            for run in await self.engine.run_stage(incident.id, self.actor):
+                self.say(text.render_run(run, self._title(incident, run.step_id)))
+        self.say(text.render_causes(self.engine.causes(await self.current())))
+
+    async def _show(self, args: list[str]) -> None:
+        step_id = _one(args, "show STEP")
+        run = (await self.current()).step_runs.get(step_id)
+        if run is None:
+            raise InvalidRequest(f"step '{step_id}' has not run yet")
+        self.say(text.render_run(run, self._title(await self.current(), step_id), lines=0))
+        self.say(text.indent(run.output or "(no output)", None, "  | "))
+
+    async def _causes(self, args: list[str]) -> None:
+        self.say(text.render_causes(self.engine.causes(await self.current())))
+
+    async def _fix(self, args: list[str]) -> None:
+        incident = await self.current()
+        approval = await self.engine.request_fix(incident.id, _one(args, "fix STEP"), self.actor)
+        self.say(f"Fix requested: {approval.title}")
+        self.say(text.render_preview(approval.preview))
+        second = " by someone other than the requester" if approval.destructive else ""
+        self.say(
+            f"Approval {approval.id} is needed{second}: `approve {approval.id}` "
+            f"(or `approve {approval.id} as USER`) to run it once, `deny {approval.id}` to drop it."
+        )
+
+    async def _approve(self, args: list[str]) -> None:
+        incident = await self.current()
+        approver = self.actor
+        if len(args) >= 2 and args[-2] == "as":
+            approver = Actor(id=args[-1], name=args[-1])
+            args = args[:-2]
+        approval_id = args[0] if args else _latest_pending(incident)
+
+        async def progress(message: str) -> None:
+            self.say(f"    verifying: {message}")
+
+        self.say(f"Approved by {approver.label}; applying ...")
+        approval = await self.engine.approve(incident.id, approval_id, approver, progress)
+        self.say(text.render_approval(approval))
+
+    async def _deny(self, args: list[str]) -> None:
+        incident = await self.current()
+        approval_id = args[0] if args else _latest_pending(incident)
+        approval = await self.engine.deny(incident.id, approval_id, self.actor, " ".join(args[1:]))
+        self.say(text.render_approval(approval))
+
+    async def _verify(self, args: list[str]) -> None:
+        incident = await self.current()
+
+        async def progress(message: str) -> None:
+            self.say(f"    {message}")
+
+        run = await self.engine.verify(incident.id, _one(args, "verify STEP"), self.actor, progress)
+        self.say(text.render_run(run, self._title(incident, run.step_id)))
+
+    async def _done(self, args: list[str]) -> None:
+        if not args:
+            raise InvalidRequest("usage: done STEP [NOTE]")
+        incident = await self.engine.mark_done(
+            (await self.current()).id, args[0], self.actor, " ".join(args[1:])
+        )
+        step = self.engine.playbook(incident.playbook_id).find_step(args[0])
+        if step is not None and isinstance(step[1], ManualStep):
+            self.say(f"[done] {step[1].title}")
+
+    async def _draft(self, args: list[str]) -> None:
+        name, eta = _template_args(args)
+        body = await self.engine.render_status((await self.current()).id, name, eta)
+        self.say(f"Draft '{name}' (not posted):\n" + text.indent(body, None, "  | "))
+
+    async def _say(self, args: list[str]) -> None:
+        name, eta = _template_args(args)
+        incident = await self.current()
+        body = await self.engine.render_status(incident.id, name, eta)
+        await self.engine.post_status(incident.id, name, body, self.actor)
+        self.say(f"Posted status update '{name}':\n" + text.indent(body, None, "  | "))
+
+    async def _next(self, args: list[str]) -> None:
+        await self.engine.advance((await self.current()).id, self.actor)
+        await self.show_overview()
+
+    async def _goto(self, args: list[str]) -> None:
+        await self.engine.advance((await self.current()).id, self.actor, _one(args, "goto STAGE"))
+        await self.show_overview()
+
+    async def _commander(self, args: list[str]) -> None:
+        incident = await self.engine.claim_commander((await self.current()).id, self.actor)
+        self.say(f"{incident.commander} is incident commander of {incident.id}")
+
+    async def _timeline(self, args: list[str]) -> None:
+        self.say(text.render_timeline(await self.current()))
+
+    async def _open(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise InvalidRequest("usage: open PLAYBOOK SERVICE [SUMMARY]")
+        incident = await self.engine.open(args[0], args[1], self.actor, " ".join(args[2:]))
+        self.incident_id = incident.id
+        self.say(f"Opened {incident.id}.")
+        await self.show_overview()
+
+    async def _list(self, args: list[str]) -> None:
+        incidents = await self.engine.list_incidents("open")
+        if not incidents:
+            self.say("No open incidents.")
+        for incident in incidents:
+            stage = self.engine.stage(incident).title
+            self.say(f"  {incident.id}  {incident.playbook_id}  {incident.service}  {stage}")
+
+    async def _use(self, args: list[str]) -> None:
+        incident = await self.engine.get(_one(args, "use ID"))
+        self.incident_id = incident.id
+        await self.show_overview()
+
+    async def _resolve(self, args: list[str]) -> None:
+        words = " ".join(args)
+        root_cause, _, resolution = words.partition("--")
+        incident = await self.engine.resolve(
+            (await self.current()).id, self.actor, root_cause.strip(), resolution.strip()
+        )
+        self.say(f"{incident.id} resolved.\n")
+        self.say(await self.engine.post_incident_document(incident.id))
+
+    def _title(self, incident: Incident, step_id: str) -> str:
+        found = self.engine.playbook(incident.playbook_id).find_step(step_id)
+        return found[1].title if found else step_id
+
+
+def _one(args: list[str], usage: str) -> str:
+    if len(args) != 1:
+        raise InvalidRequest(f"usage: {usage}")
+    return args[0]
+
+
+def _template_args(args: list[str]) -> tuple[str, str]:
+    if not args:
+        raise InvalidRequest("usage: say NAME [eta=...]")
+    eta = " ".join(a for a in args[1:]).removeprefix("eta=")
+    return args[0], eta
+
+
+def _latest_pending(incident: Incident) -> str:
+    pending = [a.id for a in incident.approvals.values() if a.state == "pending"]
+    if not pending:
+        raise InvalidRequest("no fix is waiting for approval (fix STEP requests one)")
+    return pending[-1]

@@ -1,0 +1,46 @@
+"""Wires settings, config, playbooks, store and executors into one engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.config import Config
+from bot.engine.engine import Engine
+from bot.executors import http, network
+from bot.executors import kubernetes as kubernetes_executor
+from bot.executors import redis as redis_checks
+from bot.executors.registry import ExecutorRegistry
+from bot.playbooks.loader import load_playbooks
+from bot.settings import Settings
+from bot.store.factory import open_store
+from bot.templates import TemplateRenderer
+
+
+def build_executors(kubeconfig: str | None) -> ExecutorRegistry:
+    return ExecutorRegistry(
+        [
+            (
+                kubernetes_executor.READS + kubernetes_executor.WRITES,
+                kubernetes_executor.KubernetesExecutor(kubeconfig),
+            ),
+            (http.READS, http.HttpExecutor()),
+            (network.READS, network.NetworkExecutor()),
+            (redis_checks.READS, redis_checks.RedisExecutor()),
+        ]
+    )
+
+
+@asynccontextmanager
+async def running_engine(settings: Settings, config: Config) -> AsyncIterator[Engine]:
+    """An engine over validated playbooks; refuses to start on an invalid one."""
+    templates = TemplateRenderer(settings.templates_dir)
+    playbooks = load_playbooks(settings.playbooks_dir, templates)
+    store = open_store(settings.redis_url, settings.state_path)
+    executors = build_executors(settings.kubeconfig)
+    try:
+        await store.ping()
+        yield Engine(playbooks, config, store, executors, templates)
+    finally:
+        await executors.close()
+        await store.close()

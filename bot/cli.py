@@ -1,0 +1,130 @@
+"""The `runbook-bot` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.config import load_config
+from bot.errors import BotError, PlaybookError
+from bot.playbooks.loader import lint_directory
+from bot.settings import Settings
+from bot.templates import TemplateRenderer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runbook-bot", description="Operational runbooks as interactive incident playbooks."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    lint = commands.add_parser("lint", help="validate playbooks; file:line: reason per error")
+    lint.add_argument("directory", nargs="?", help="playbook folder (default: the configured one)")
+
+    drill = commands.add_parser("drill", help="run a playbook against the built-in sandbox")
+    drill.add_argument("playbook", help="playbook id, e.g. api-down")
+    drill.add_argument("--scenario", help="drill scenario (default: the playbook's first)")
+    drill.add_argument("--as", dest="actor", default="oncall", help="your name in the drill")
+    drill.add_argument(
+        "--ready-delay", type=float, default=1.5, help="seconds new sandbox pods take to start"
+    )
+
+    console = commands.add_parser("console", help="work incidents from the terminal")
+    console.add_argument("--as", dest="actor", default=os.environ.get("USER") or "console")
+    console.add_argument("--incident", help="resume this incident id")
+
+    sandbox = commands.add_parser(
+        "sandbox", help="serve the sandbox cluster until interrupted (--help for options)",
+        add_help=False,
+    )  # fmt: skip
+    sandbox.add_argument("options", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        if args.command == "lint":
+            return _lint(settings, args.directory)
+        if args.command == "drill":
+            return asyncio.run(_drill(settings, args))
+        if args.command == "console":
+            return asyncio.run(_console(settings, args))
+        if args.command == "sandbox":
+            return _sandbox(args)
+    except PlaybookError:
+        # The message is already printed by _refuse_invalid_playbooks.
+        return 1
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _lint(settings: Settings, directory: str | None) -> int:
+    folder = Path(directory) if directory else settings.playbooks_dir
+    problems = lint_directory(folder, TemplateRenderer(settings.templates_dir))
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    print(f"{folder}: all playbooks valid")
+    return 0
+
+
+def _refuse_invalid_playbooks(settings: Settings) -> None:
+    problems = lint_directory(settings.playbooks_dir, TemplateRenderer(settings.templates_dir))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        raise PlaybookError(str(problems[0]))
+
+
+async def _drill(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.drill import run_drill
+
+    _refuse_invalid_playbooks(settings)
+    return await run_drill(
+        args.playbook,
+        args.scenario,
+        args.actor,
+        sys.stdin,
+        sys.stdout,
+        settings=settings,
+        ready_delay=args.ready_delay,
+    )
+
+
+async def _console(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters.console import Console
+    from bot.app import running_engine
+    from bot.engine.incident import Actor
+
+    _refuse_invalid_playbooks(settings)
+    config = load_config(settings.config_path)
+    async with running_engine(settings, config) as engine:
+        console = Console(
+            engine, Actor(id=args.actor, name=args.actor), sys.stdin, sys.stdout,
+            echo=not sys.stdin.isatty(),
+        )  # fmt: skip
+        if args.incident:
+            await console.execute(f"use {args.incident}")
+        return await console.run()
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox.__main__ import main as serve
+
+    return serve(list(args.options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The config file: service bindings, approvers, channels, escalation contacts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.errors import ConfigError
+
+
+class Dependency(BaseModel):
+    """A dependency of a service (database, cache, broker) and where to find it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selector: str | None = None
+    pod: str | None = None
+    host: str | None = None
+    port: int | None = None
+    url: str | None = None
+
+
+class WorkloadRef(BaseModel):
+    """A workload outside the service itself, e.g. the ingress controller."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str
+    deployment: str
+
+
+class ServiceBinding(BaseModel):
+    """Binds a playbook's generic steps to one real service's names and addresses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Literal["kubernetes", "docker"] = "kubernetes"
+    display_name: str = ""
+    namespace: str = "default"
+    deployment: str = ""
+    container: str = ""
+    selector: str = ""
+    service: str = ""
+    configmap: str = ""
+    secret: str = ""
+    health_url: str | None = None
+    load_balancer_url: str | None = None
+    last_known_good_image: str | None = None
+    maintenance_selector: str = "app=maintenance"
+    ingress_controller: WorkloadRef = WorkloadRef(
+        namespace="ingress-nginx", deployment="nginx-ingress-controller"
+    )
+    dependencies: dict[str, Dependency] = Field(default_factory=dict)
+
+    def with_defaults(self, name: str) -> ServiceBinding:
+        """Fill the names a Kubernetes service conventionally derives from its own name."""
+        deployment = self.deployment or name
+        return self.model_copy(
+            update={
+                "display_name": self.display_name or name,
+                "deployment": deployment,
+                "container": self.container or deployment,
+                "selector": self.selector or f"app={deployment}",
+                "service": self.service or deployment,
+                "configmap": self.configmap or f"{deployment}-config",
+                "secret": self.secret or f"{deployment}-secrets",
+            }
+        )
+
+
+class EscalationContact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    notify: list[str] = Field(default_factory=list)
+
+
+class Channels(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incidents: str = ""
+    status: str = ""
+
+
+class Config(BaseModel):
+    """The whole config file. Approvers are Slack user IDs (U...) or user-group IDs (S...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    services: dict[str, ServiceBinding] = Field(default_factory=dict)
+    approvers: list[str] = Field(default_factory=list)
+    channels: Channels = Channels()
+    escalation: dict[int, EscalationContact] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _derive_service_defaults(self) -> Config:
+        self.services = {name: b.with_defaults(name) for name, b in self.services.items()}
+        return self
+
+    def binding(self, service: str) -> ServiceBinding:
+        try:
+            return self.services[service]
+        except KeyError:
+            known = ", ".join(sorted(self.services)) or "none configured"
+            raise ConfigError(f"unknown service '{service}' (known: {known})") from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read the config file named by the argument or RUNBOOK_BOT_CONFIG; no file means empty."""
+    path = path or os.environ.get("RUNBOOK_BOT_CONFIG")
+    if not path:
+        return Config()
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: object, source: str = "config") -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{source}: {where}: {first['msg']}") from None

@@ -1,0 +1,66 @@
+"""The few facts a responder needs at a glance; every adapter renders these its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.engine.incident import Incident
+from bot.playbooks.duration import humanize
+from bot.playbooks.models import Playbook
+
+
+@dataclass(frozen=True)
+class Headline:
+    incident_id: str
+    title: str
+    service: str
+    status: str
+    severity: str
+    commander: str
+    elapsed: str
+    stage: str
+    stage_number: int
+    stage_count: int
+    next_escalation: str
+    last_status_update: str
+    pending_approvals: int
+
+
+def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
+    end = incident.resolved_at or now
+    elapsed = end - incident.opened_at
+    upcoming = [level for level in playbook.escalation if level.after > elapsed]
+    if incident.status != "open":
+        next_escalation = "none (resolved)"
+    elif upcoming:
+        level = upcoming[0]
+        next_escalation = (
+            f"level {level.level} ({level.title}) in {humanize(level.after - elapsed)}"
+        )
+    elif playbook.escalation:
+        last = playbook.escalation[-1]
+        next_escalation = f"level {last.level} ({last.title}) is due now"
+    else:
+        next_escalation = "none defined"
+    if incident.status_updates:
+        last_update = incident.status_updates[-1]
+        last_status = f"{last_update.template}, {humanize(now - last_update.posted_at)} ago"
+    else:
+        last_status = "none yet"
+    stage = playbook.stages[incident.stage_index]
+    return Headline(
+        incident_id=incident.id,
+        title=playbook.title,
+        service=incident.service,
+        status=incident.status,
+        severity=incident.severity,
+        commander=incident.commander or "unclaimed",
+        elapsed=humanize(elapsed),
+        stage=stage.title,
+        stage_number=incident.stage_index + 1,
+        stage_count=len(playbook.stages),
+        next_escalation=next_escalation,
+        last_status_update=last_status,
+        pending_approvals=sum(1 for a in incident.approvals.values() if a.state == "pending"),
+    )

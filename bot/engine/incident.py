@@ -1,0 +1,132 @@
+"""An incident's state: everything the store keeps and a restart resumes from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from bot.executors.base import CheckResult, Finding, Preview, Status
+
+
+class Actor(BaseModel):
+    """Who did something: a Slack user, a console user, or the bot itself."""
+
+    id: str
+    name: str = ""
+    groups: frozenset[str] = frozenset()
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+BOT = Actor(id="runbook-bot", name="runbook-bot")
+
+
+class StepRun(BaseModel):
+    """The latest result of running one step."""
+
+    step_id: str
+    status: Status
+    summary: str
+    output: str = ""
+    findings: list[Finding] = Field(default_factory=list)
+    started_at: datetime
+    finished_at: datetime
+    actor: str
+
+    @classmethod
+    def of(
+        cls, step_id: str, result: CheckResult, started: datetime, finished: datetime, actor: Actor
+    ) -> StepRun:
+        return cls(
+            step_id=step_id,
+            status=result.status,
+            summary=result.summary,
+            output=result.output,
+            findings=result.findings,
+            started_at=started,
+            finished_at=finished,
+            actor=actor.label,
+        )
+
+
+ApprovalState = Literal["pending", "approved", "applied", "failed", "denied", "expired"]
+
+
+class Approval(BaseModel):
+    """A fix waiting for (or past) its approval; applied at most once."""
+
+    id: str
+    step_id: str
+    title: str
+    destructive: bool
+    preview: Preview
+    requested_by: Actor
+    requested_at: datetime
+    expires_at: datetime
+    state: ApprovalState = "pending"
+    decided_by: Actor | None = None
+    decided_at: datetime | None = None
+    result: CheckResult | None = None
+    verification: CheckResult | None = None
+
+
+class ManualDone(BaseModel):
+    by: str
+    at: datetime
+    note: str = ""
+
+
+class StatusUpdate(BaseModel):
+    template: str
+    text: str
+    posted_by: str
+    posted_at: datetime
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    actor: str
+    event: str
+    text: str
+    step_id: str | None = None
+
+
+IncidentStatus = Literal["open", "resolved"]
+
+
+class Incident(BaseModel):
+    id: str
+    playbook_id: str
+    service: str
+    summary: str = ""
+    severity: str
+    status: IncidentStatus = "open"
+    opened_at: datetime
+    opened_by: str
+    commander: str | None = None
+    stage_index: int = 0
+    acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    root_cause: str = ""
+    resolution: str = ""
+    step_runs: dict[str, StepRun] = Field(default_factory=dict)
+    approvals: dict[str, Approval] = Field(default_factory=dict)
+    manual_done: dict[str, ManualDone] = Field(default_factory=dict)
+    status_updates: list[StatusUpdate] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    def record(
+        self, at: datetime, actor: Actor, event: str, text: str, step_id: str | None = None
+    ) -> None:
+        """Append to the timeline; entries are never edited or removed."""
+        self.timeline.append(
+            TimelineEntry(at=at, actor=actor.label, event=event, text=text, step_id=step_id)
+        )
+
+    def findings(self) -> list[tuple[str, Finding]]:
+        return [(run.step_id, f) for run in self.step_runs.values() for f in run.findings]

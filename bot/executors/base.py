@@ -1,0 +1,74 @@
+"""What every executor returns, and the protocol it implements."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.config import ServiceBinding
+
+# ok: the check passed; problem: the check ran and saw something wrong;
+# error: the check could not run (forbidden, unreachable, timed out); skipped: nothing to run.
+Status = Literal["ok", "problem", "error", "skipped"]
+
+Scalar = str | int | float | bool
+
+
+class Finding(BaseModel):
+    """One structured fact a diagnostic observed; root-cause symptoms are predicates over these."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: Scalar
+    subject: str = ""
+
+
+class CheckResult(BaseModel):
+    """The outcome of a read (or of applying a fix): a one-line summary plus detail."""
+
+    status: Status
+    summary: str
+    output: str = ""
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class Preview(BaseModel):
+    """What a fix would change, computed without changing anything (server-side dry run)."""
+
+    summary: str
+    before: str = ""
+    after: str = ""
+    diff: str = ""
+    # Set when the dry run itself failed (forbidden, not found, ...): the fix cannot be approved.
+    error: str | None = None
+
+
+class ReadAction(BaseModel):
+    """Base of every read-only action's params; `type` names the action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+
+
+class WriteAction(BaseModel):
+    """Base of every action that changes something; it needs approval and a preview."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+
+
+class Executor(Protocol):
+    """One backend (Kubernetes, HTTP, ...). Every method returns; none raises for API errors.
+
+    A backend module exports `READS` and `WRITES`, tuples of the params classes it handles.
+    """
+
+    async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult: ...
+
+    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview: ...
+
+    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult: ...

@@ -1,0 +1,213 @@
+"""HTTP health checks: `curl -I http://api/health` as an API call with structured findings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import time
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import Field
+
+from bot.config import ServiceBinding
+from bot.executors.base import CheckResult, Finding, Preview, ReadAction, WriteAction
+from bot.executors.params import HttpUrl, url_for_display
+from bot.redact import redact, register_secret
+
+# Enough for any health document; a larger body is only shown truncated, never parsed.
+_MAX_BODY = 64 * 1024
+_SHOWN_BODY = 2 * 1024
+_HEALTHY = frozenset({"up", "ok", "healthy", "pass", "passing", "green"})
+_DEPENDENCY_KEYS = ("dependencies", "checks", "components")
+
+StatusCode = Annotated[int, Field(ge=100, le=599)]
+
+
+class HttpGet(ReadAction):
+    """Request a URL and report its status, latency and the dependencies its health body lists."""
+
+    type: Literal["http.get"]
+    url: HttpUrl
+    method: Literal["GET", "HEAD"] = "GET"
+    # None: any 2xx is healthy.
+    expect_status: list[StatusCode] | None = Field(default=None, min_length=1)
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+READS = (HttpGet,)
+WRITES = ()
+
+
+class HttpExecutor:
+    """Runs HTTP checks over one shared client; redirects are reported, not followed."""
+
+    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+        # A redirect is itself the answer (e.g. a health URL bounced to a login page).
+        self._client = client or httpx.AsyncClient(follow_redirects=False, verify=True)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
+        if not isinstance(action, HttpGet):
+            return CheckResult(status="error", summary=f"{action.type}: not an HTTP check")
+        return await self._get(action)
+
+    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
+        reason = f"{action.type} is a check, not a fix"
+        return Preview(summary=reason, error=reason)
+
+    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
+        return CheckResult(status="error", summary=f"{action.type} is a check, not a fix")
+
+    async def _get(self, action: HttpGet) -> CheckResult:
+        register_secret(urlsplit(action.url).password)
+        where = url_for_display(action.url)
+        shown = f"{action.method} {where}"
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(action.timeout_s):
+                request = self._client.build_request(
+                    action.method, action.url, timeout=action.timeout_s
+                )
+                response = await self._client.send(request, stream=True)
+                latency_ms = round((time.perf_counter() - started) * 1000)
+                try:
+                    body = await _read_capped(response)
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException):
+            return _unreachable(shown, where, f"timed out after {action.timeout_s:g}s")
+        except httpx.TransportError as exc:
+            return _unreachable(shown, where, _transport_reason(exc))
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return CheckResult(status="error", summary=redact(f"{shown}: {_one_line(exc)}"))
+        return _result(action, shown, response, body, latency_ms)
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= _MAX_BODY:
+            break
+    return body[:_MAX_BODY]
+
+
+def _result(
+    action: HttpGet, shown: str, response: httpx.Response, body: bytes, latency_ms: int
+) -> CheckResult:
+    status = response.status_code
+    where = url_for_display(action.url)
+    expected = status in action.expect_status if action.expect_status else 200 <= status < 300
+    findings = [
+        Finding(name="http.status", value=status, subject=where),
+        Finding(name="http.reachable", value=True, subject=where),
+        Finding(name="http.latency_ms", value=latency_ms, subject=where),
+    ]
+    document = _json(body, response.headers.get("content-type", ""))
+    if isinstance(document, dict) and isinstance(document.get("status"), str):
+        body_status = document["status"].lower()
+        findings.append(Finding(name="http.body_status", value=body_status, subject=where))
+    dependencies = _dependencies(document)
+    findings += [
+        Finding(name=f"http.dependency.{name}", value=state, subject=where)
+        for name, state in dependencies.items()
+    ]
+
+    line = f"HTTP/{response.http_version.removeprefix('HTTP/')} {status} {response.reason_phrase}"
+    summary = f"{shown}: {status} {response.reason_phrase}".rstrip()
+    if "location" in response.headers:
+        summary += f" -> {url_for_display(response.headers['location'])}"
+    unhealthy = [f"{n} {s}" for n, s in dependencies.items() if s not in _HEALTHY]
+    if unhealthy:
+        summary += f" ({', '.join(unhealthy)})"
+    summary += f" in {latency_ms} ms"
+
+    output = [line, f"latency: {latency_ms} ms"]
+    if "location" in response.headers:
+        output.append(f"location: {url_for_display(response.headers['location'])}")
+    if body:
+        text = body[:_SHOWN_BODY].decode("utf-8", errors="replace")
+        truncated = len(body) > _SHOWN_BODY
+        output += ["", text + ("\n... (truncated)" if truncated else "")]
+    return CheckResult(
+        status="ok" if expected else "problem",
+        summary=redact(_one_line(summary)),
+        output=redact("\n".join(output)),
+        findings=findings,
+    )
+
+
+def _json(body: bytes, content_type: str) -> object:
+    if not body or not ("json" in content_type or body.lstrip()[:1] in (b"{", b"[")):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _dependencies(document: object) -> dict[str, str]:
+    """Dependency name -> status from the usual health-body shapes (dict or list, str or object)."""
+    if not isinstance(document, dict):
+        return {}
+    found: dict[str, str] = {}
+    for key in _DEPENDENCY_KEYS:
+        listed = document.get(key)
+        if isinstance(listed, dict):
+            items = list(listed.items())
+        elif isinstance(listed, list):
+            items = [(d.get("name"), d) for d in listed if isinstance(d, dict)]
+        else:
+            continue
+        for name, value in items:
+            status = _status_of(value)
+            if isinstance(name, str) and name and status:
+                found[name] = status
+    return found
+
+
+def _status_of(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "up" if value else "down"
+    if isinstance(value, dict):
+        value = value.get("status")
+    return value.lower() if isinstance(value, str) and value else None
+
+
+def _unreachable(shown: str, where: str, reason: str) -> CheckResult:
+    summary = redact(f"{shown}: {reason}")
+    return CheckResult(
+        status="problem",
+        summary=summary,
+        output=summary,
+        findings=[Finding(name="http.reachable", value=False, subject=where)],
+    )
+
+
+def _transport_reason(exc: BaseException) -> str:
+    """Name the root cause httpx wraps (refused, unresolvable, bad certificate, reset)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset"
+        if isinstance(cause, socket.gaierror):
+            return "host name does not resolve"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({cause.verify_message})"
+        cause = cause.__cause__ or cause.__context__
+    return _one_line(exc)
+
+
+def _one_line(exc: BaseException | str) -> str:
+    text = str(exc).strip()
+    if not text and isinstance(exc, BaseException):
+        return type(exc).__name__
+    return text.splitlines()[0] if text else ""

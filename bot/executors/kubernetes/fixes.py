@@ -1,0 +1,234 @@
+"""Fixes: each is planned from the live object, then sent as a server-side dry run or for real."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.config import ServiceBinding
+from bot.executors.base import CheckResult, Preview, WriteAction
+from bot.executors.kubernetes.changes import Change, change_between
+from bot.executors.kubernetes.client import JSON_PATCH, STRATEGIC_MERGE, KubeClient, Obj
+from bot.executors.kubernetes.describe import dig
+from bot.executors.kubernetes.failure import KubeError
+from bot.executors.kubernetes.params import (
+    K8sDeletePod,
+    K8sPatchResources,
+    K8sPatchServiceSelector,
+    K8sRolloutRestart,
+    K8sRolloutUndo,
+    K8sScale,
+    K8sSetImage,
+)
+from bot.executors.kubernetes.rollouts import read_deployment, revision_of, revisions
+from bot.redact import redact
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One fix against one live object; `send(dry_run)` returns the object as changed."""
+
+    title: str
+    live: Obj
+    send: Callable[[str | None], Awaitable[Obj]]
+    scope: tuple[str, ...] = ("spec",)
+    # A fix whose result is not a changed object (a deletion) states its outcome instead.
+    outcome: tuple[str, str] | None = None
+
+    def change(self, result: Obj) -> Change:
+        if self.outcome:
+            return Change({"": self.outcome[0]}, {"": self.outcome[1]})
+        return change_between(self.live, result, *self.scope)
+
+
+async def _patch_deployment(kube: KubeClient, ns: str, name: str, body: Any, kind: str) -> Plan:
+    live = await read_deployment(kube, ns, name)
+
+    async def send(dry_run: str | None) -> Obj:
+        return await kube.obj(
+            "apps",
+            "patch_namespaced_deployment",
+            name,
+            ns,
+            body,
+            dry_run=dry_run,
+            _content_type=kind,
+            what=f"deployment {name} in namespace {ns}",
+        )
+
+    return Plan(f"deployment/{name}", live, send)
+
+
+def _container_names(deployment: Obj) -> list[str]:
+    return [
+        str(c.get("name")) for c in dig(deployment, "spec", "template", "spec", "containers") or []
+    ]
+
+
+async def _patch_container(
+    kube: KubeClient, ns: str, name: str, container: str, fields: Obj
+) -> Plan:
+    body = {"spec": {"template": {"spec": {"containers": [{"name": container, **fields}]}}}}
+    plan = await _patch_deployment(kube, ns, name, body, STRATEGIC_MERGE)
+    if container not in _container_names(plan.live):
+        names = ", ".join(_container_names(plan.live)) or "none"
+        raise KubeError(f"no container {container} in deployment/{name} (containers: {names})")
+    return plan
+
+
+async def _restart(kube: KubeClient, a: K8sRolloutRestart, t: ServiceBinding) -> Plan:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
+    ns, name = a.namespace or t.namespace, a.deployment or t.deployment
+    return await _patch_deployment(kube, ns, name, body, STRATEGIC_MERGE)
+
+
+async def _scale(kube: KubeClient, a: K8sScale, t: ServiceBinding) -> Plan:
+    ns, name = a.namespace or t.namespace, a.deployment or t.deployment
+    what = f"deployment {name} in namespace {ns}"
+    live = await kube.obj("apps", "read_namespaced_deployment_scale", name, ns, what=what)
+
+    async def send(dry_run: str | None) -> Obj:
+        return await kube.obj(
+            "apps",
+            "patch_namespaced_deployment_scale",
+            name,
+            ns,
+            {"spec": {"replicas": a.replicas}},
+            dry_run=dry_run,
+            _content_type=STRATEGIC_MERGE,
+            what=what,
+        )
+
+    return Plan(f"deployment/{name}", live, send)
+
+
+async def _set_image(kube: KubeClient, a: K8sSetImage, t: ServiceBinding) -> Plan:
+    ns, name = a.namespace or t.namespace, a.deployment or t.deployment
+    return await _patch_container(kube, ns, name, a.container or t.container, {"image": a.image})
+
+
+async def _patch_resources(kube: KubeClient, a: K8sPatchResources, t: ServiceBinding) -> Plan:
+    ns, name = a.namespace or t.namespace, a.deployment or t.deployment
+    resources = {
+        key: amounts.model_dump(exclude_none=True)
+        for key, amounts in (("requests", a.requests), ("limits", a.limits))
+        if amounts.model_dump(exclude_none=True)
+    }
+    return await _patch_container(
+        kube, ns, name, a.container or t.container, {"resources": resources}
+    )
+
+
+async def _undo(kube: KubeClient, a: K8sRolloutUndo, t: ServiceBinding) -> Plan:
+    """Like `kubectl rollout undo`: put back the template of an earlier ReplicaSet."""
+    ns, name = a.namespace or t.namespace, a.deployment or t.deployment
+    live = await read_deployment(kube, ns, name)
+    history = await revisions(kube, live)
+    current = revision_of(live) or max((r.number for r in history), default=0)
+    earlier = [r for r in history if r.number < current]
+    running = next((r.image for r in history if r.number == current), None)
+    # Unlike kubectl, skip revisions that differ only by a restart stamp: at 3 a.m. "roll back"
+    # means "to the last different build", not "undo the restart I just tried".
+    different = [r for r in earlier if r.image != running]
+    fallback = different or earlier
+    wanted = a.to_revision or (fallback[-1].number if fallback else None)
+    target = next((r for r in history if r.number == wanted), None)
+    if target is None:
+        available = ", ".join(str(r.number) for r in history) or "none"
+        which = f"revision {wanted}" if wanted else "earlier revision"
+        raise KubeError(f"deployment/{name} has no {which} (available: {available})")
+    template = dict(dig(target.replica_set, "spec", "template") or {})
+    metadata = dict(template.get("metadata") or {})
+    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k != "pod-template-hash"}
+    template["metadata"] = {**metadata, "labels": labels}
+    # A JSON patch replaces the template outright; a merge would keep fields added since.
+    body = [{"op": "replace", "path": "/spec/template", "value": template}]
+    plan = await _patch_deployment(kube, ns, name, body, JSON_PATCH)
+    return Plan(f"deployment/{name} to revision {target.number}", plan.live, plan.send)
+
+
+async def _delete_pod(kube: KubeClient, a: K8sDeletePod, t: ServiceBinding) -> Plan:
+    ns = a.namespace or t.namespace
+    what = f"pod {a.pod} in namespace {ns}"
+    live = await kube.obj("core", "read_namespaced_pod", a.pod, ns, what=what)
+    owners = [
+        f"{o.get('kind')} {o.get('name')}" for o in dig(live, "metadata", "ownerReferences") or []
+    ]
+    phase = dig(live, "status", "phase") or "Unknown"
+    before = f"pod {a.pod}: {phase}" + (f", owned by {', '.join(owners)}" if owners else "")
+    after = f"pod {a.pod} would be deleted; " + (
+        "its controller recreates it" if owners else "it has no controller, nothing recreates it"
+    )
+
+    async def send(dry_run: str | None) -> Obj:
+        return await kube.obj(
+            "core", "delete_namespaced_pod", a.pod, ns, dry_run=dry_run, what=what
+        )
+
+    return Plan(f"pod/{a.pod}", live, send, outcome=(before, after))
+
+
+async def _service_selector(
+    kube: KubeClient, a: K8sPatchServiceSelector, t: ServiceBinding
+) -> Plan:
+    ns, name = a.namespace or t.namespace, a.service or t.service
+    what = f"service {name} in namespace {ns}"
+    live = await kube.obj("core", "read_namespaced_service", name, ns, what=what)
+    wanted = dict(part.split("=", 1) for part in a.selector.replace("==", "=").split(","))
+    wanted = {k.strip(): v.strip() for k, v in wanted.items()}
+    # Strategic merge keeps map keys it is not told about: removed keys are sent as null.
+    removed = {k: None for k in dig(live, "spec", "selector") or {} if k not in wanted}
+    body = {"spec": {"selector": {**wanted, **removed}}}
+
+    async def send(dry_run: str | None) -> Obj:
+        return await kube.obj(
+            "core",
+            "patch_namespaced_service",
+            name,
+            ns,
+            body,
+            dry_run=dry_run,
+            _content_type=STRATEGIC_MERGE,
+            what=what,
+        )
+
+    return Plan(f"service/{name}", live, send, scope=("spec", "selector"))
+
+
+_Planner = Callable[[KubeClient, Any, ServiceBinding], Awaitable[Plan]]
+PLANNERS: dict[str, tuple[str, _Planner]] = {
+    "k8s.rollout_restart": ("restart", _restart),
+    "k8s.scale": ("scale", _scale),
+    "k8s.set_image": ("set image", _set_image),
+    "k8s.rollout_undo": ("roll back", _undo),
+    "k8s.patch_resources": ("set resources", _patch_resources),
+    "k8s.delete_pod": ("delete", _delete_pod),
+    "k8s.patch_service_selector": ("set selector", _service_selector),
+}
+
+
+async def preview_fix(kube: KubeClient, action: WriteAction, target: ServiceBinding) -> Preview:
+    verb, planner = PLANNERS[action.type]
+    plan = await planner(kube, action, target)
+    change = plan.change(await plan.send("All"))
+    gist = plan.outcome[1] if plan.outcome else change.gist()
+    return Preview(
+        summary=redact(f"{verb} {plan.title}: {gist}"),
+        before=change.side(change.before),
+        after=change.side(change.after),
+        diff=change.diff(plan.title),
+    )
+
+
+async def apply_fix(kube: KubeClient, action: WriteAction, target: ServiceBinding) -> CheckResult:
+    verb, planner = PLANNERS[action.type]
+    plan = await planner(kube, action, target)
+    change = plan.change(await plan.send(None))
+    gist = f"deleted; {plan.outcome[1].split('; ', 1)[1]}" if plan.outcome else change.gist()
+    summary = redact(f"{verb} {plan.title}: {gist}")
+    return CheckResult(status="ok", summary=summary, output=change.diff(plan.title))

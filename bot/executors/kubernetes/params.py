@@ -1,0 +1,236 @@
+"""Params of every Kubernetes action. Unset names default to the service binding's."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.executors.base import ReadAction, WriteAction
+from bot.executors.params import ImageRef, K8sName, LabelSelector, Quantity
+
+# --- reads -----------------------------------------------------------------------------
+
+
+class K8sPods(ReadAction):
+    """Pods with phase, readiness, restarts and the last termination reason."""
+
+    type: Literal["k8s.pods"]
+    namespace: K8sName | None = None
+    selector: LabelSelector | None = None
+
+
+class K8sDescribePods(ReadAction):
+    """Describe-style detail of one pod, or of the service's pods that are not ready."""
+
+    type: Literal["k8s.describe_pods"]
+    namespace: K8sName | None = None
+    selector: LabelSelector | None = None
+    pod: K8sName | None = None
+
+
+class K8sEvents(ReadAction):
+    """Events in the namespace, newest last, optionally only those naming an object."""
+
+    type: Literal["k8s.events"]
+    namespace: K8sName | None = None
+    involving: K8sName | None = None
+    limit: int = Field(default=20, ge=1, le=500)
+
+
+class K8sLogs(ReadAction):
+    """Tail of a container's logs: one pod, or every pod of a deployment or selector."""
+
+    type: Literal["k8s.logs"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+    pod: K8sName | None = None
+    selector: LabelSelector | None = None
+    container: K8sName | None = None
+    tail: int = Field(default=100, ge=1, le=5000)
+    previous: bool = False
+
+
+class K8sRolloutHistory(ReadAction):
+    """Revisions of a deployment from its ReplicaSets: revision, image, age, pods."""
+
+    type: Literal["k8s.rollout_history"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+
+
+class K8sRolloutStatus(ReadAction):
+    """ok once every desired replica is updated and available."""
+
+    type: Literal["k8s.rollout_status"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+
+
+class K8sNodes(ReadAction):
+    """Nodes with readiness and pressure conditions."""
+
+    type: Literal["k8s.nodes"]
+
+
+class K8sDescribeNode(ReadAction):
+    """Describe-style detail of a node; unset: the nodes running the service's pods."""
+
+    type: Literal["k8s.describe_node"]
+    node: K8sName | None = None
+    namespace: K8sName | None = None
+    selector: LabelSelector | None = None
+
+
+class K8sTopNodes(ReadAction):
+    """CPU and memory usage of nodes from metrics.k8s.io."""
+
+    type: Literal["k8s.top_nodes"]
+
+
+class K8sTopPods(ReadAction):
+    """CPU and memory usage of pods from metrics.k8s.io, against their limits."""
+
+    type: Literal["k8s.top_pods"]
+    namespace: K8sName | None = None
+    selector: LabelSelector | None = None
+
+
+class K8sEndpoints(ReadAction):
+    """Ready and not-ready addresses behind a Service."""
+
+    type: Literal["k8s.endpoints"]
+    namespace: K8sName | None = None
+    service: K8sName | None = None
+
+
+class K8sIngresses(ReadAction):
+    """Ingresses in the namespace with hosts, paths and backends."""
+
+    type: Literal["k8s.ingresses"]
+    namespace: K8sName | None = None
+
+
+class K8sConfigMap(ReadAction):
+    """A config map's data, values of sensitive-looking keys redacted."""
+
+    type: Literal["k8s.configmap"]
+    namespace: K8sName | None = None
+    name: K8sName | None = None
+
+
+class K8sSecretKeys(ReadAction):
+    """A secret's keys and type. Never its data."""
+
+    type: Literal["k8s.secret_keys"]
+    namespace: K8sName | None = None
+    name: K8sName | None = None
+
+
+class K8sEnv(ReadAction):
+    """Environment of the deployment's container, redacted; secret refs shown as refs."""
+
+    type: Literal["k8s.env"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+    container: K8sName | None = None
+    prefix: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class K8sNetworkPolicies(ReadAction):
+    """Network policies in the namespace and the pods they select."""
+
+    type: Literal["k8s.network_policies"]
+    namespace: K8sName | None = None
+
+
+# --- writes ----------------------------------------------------------------------------
+
+
+class K8sRolloutRestart(WriteAction):
+    """Restart every pod of a deployment by stamping its template, as kubectl does."""
+
+    type: Literal["k8s.rollout_restart"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+
+
+class K8sScale(WriteAction):
+    """Set a deployment's replica count."""
+
+    type: Literal["k8s.scale"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+    replicas: int = Field(ge=0, le=500)
+
+
+class K8sSetImage(WriteAction):
+    """Set one container's image."""
+
+    type: Literal["k8s.set_image"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+    container: K8sName | None = None
+    image: ImageRef
+
+
+class K8sRolloutUndo(WriteAction):
+    """Roll back to a revision; unset: the latest earlier one running a different image."""
+
+    type: Literal["k8s.rollout_undo"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+    to_revision: int | None = Field(default=None, ge=1)
+
+
+class ResourceAmounts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class K8sPatchResources(WriteAction):
+    """Set one container's resource requests and limits."""
+
+    type: Literal["k8s.patch_resources"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+    container: K8sName | None = None
+    requests: ResourceAmounts = ResourceAmounts()
+    limits: ResourceAmounts = ResourceAmounts()
+
+    @model_validator(mode="after")
+    def _something_to_set(self) -> K8sPatchResources:
+        amounts = (self.requests.cpu, self.requests.memory, self.limits.cpu, self.limits.memory)
+        if not any(amounts):
+            raise ValueError("set at least one of requests or limits")
+        return self
+
+
+class K8sDeletePod(WriteAction):
+    """Delete one pod so its controller recreates it."""
+
+    type: Literal["k8s.delete_pod"]
+    namespace: K8sName | None = None
+    pod: K8sName
+
+
+class K8sPatchServiceSelector(WriteAction):
+    """Point a Service at other pods (e.g. a maintenance page), or back."""
+
+    type: Literal["k8s.patch_service_selector"]
+    namespace: K8sName | None = None
+    service: K8sName | None = None
+    selector: LabelSelector
+
+
+READS = (
+    K8sPods, K8sDescribePods, K8sEvents, K8sLogs, K8sRolloutHistory, K8sRolloutStatus,
+    K8sNodes, K8sDescribeNode, K8sTopNodes, K8sTopPods, K8sEndpoints, K8sIngresses,
+    K8sConfigMap, K8sSecretKeys, K8sEnv, K8sNetworkPolicies,
+)  # fmt: skip
+WRITES = (
+    K8sRolloutRestart, K8sScale, K8sSetImage, K8sRolloutUndo, K8sPatchResources,
+    K8sDeletePod, K8sPatchServiceSelector,
+)  # fmt: skip

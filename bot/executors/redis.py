@@ -1,0 +1,218 @@
+"""Redis checks: `redis-cli ping` and `redis-cli info SECTION` as API calls."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.config import ServiceBinding
+from bot.executors.base import CheckResult, Finding, Preview, ReadAction, WriteAction
+from bot.executors.params import RedisUrl, url_for_display
+from bot.redact import redact, redact_value, register_secret
+
+_MIB = 1024 * 1024
+
+InfoSection = Literal[
+    "server", "clients", "memory", "persistence", "stats", "replication", "keyspace"
+]
+
+
+class RedisPing(ReadAction):
+    """PING the server: is it up and answering."""
+
+    type: Literal["redis.ping"]
+    url: RedisUrl
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+class RedisInfo(ReadAction):
+    """One INFO section, with the replication and memory facts as findings."""
+
+    type: Literal["redis.info"]
+    url: RedisUrl
+    section: InfoSection = "replication"
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+READS = (RedisPing, RedisInfo)
+WRITES = ()
+
+
+class _Unreachable(Exception):
+    """The server could not be reached or did not answer in time; str() is the reason."""
+
+
+class RedisExecutor:
+    """Runs Redis checks, each over a fresh connection closed right after."""
+
+    async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
+        if isinstance(action, RedisPing):
+            return await _ping(action)
+        if isinstance(action, RedisInfo):
+            return await _info(action)
+        return CheckResult(status="error", summary=f"{action.type}: not a Redis check")
+
+    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
+        reason = f"{action.type} is a check, not a fix"
+        return Preview(summary=reason, error=reason)
+
+    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
+        return CheckResult(status="error", summary=f"{action.type} is a check, not a fix")
+
+
+async def _ping(action: RedisPing) -> CheckResult:
+    where = url_for_display(action.url)
+    try:
+        _, latency_ms = await _call(action.url, action.timeout_s, lambda r: r.ping())
+    except _Unreachable as exc:
+        # For PING an unreachable server is the answer, not a failure to check.
+        summary = redact(f"redis {where} PING: {exc}")
+        return CheckResult(
+            status="problem",
+            summary=summary,
+            output=summary,
+            findings=[Finding(name="redis.ping", value=False, subject=where)],
+        )
+    except RedisError as exc:
+        return _failed(f"redis {where} PING", exc)
+    summary = f"redis {where} PING: PONG in {latency_ms} ms"
+    return CheckResult(
+        status="ok",
+        summary=summary,
+        output=summary,
+        findings=[
+            Finding(name="redis.ping", value=True, subject=where),
+            Finding(name="redis.latency_ms", value=latency_ms, subject=where),
+        ],
+    )
+
+
+async def _info(action: RedisInfo) -> CheckResult:
+    where = url_for_display(action.url)
+    shown = f"redis {where} INFO {action.section}"
+    try:
+        info, latency_ms = await _call(
+            action.url, action.timeout_s, lambda r: r.info(action.section)
+        )
+    except (_Unreachable, RedisError) as exc:
+        return _failed(shown, exc)
+    facts = _facts(info)
+    findings = [
+        Finding(name="redis.ping", value=True, subject=where),
+        Finding(name="redis.latency_ms", value=latency_ms, subject=where),
+        *(Finding(name=name, value=value, subject=where) for name, value in facts.items()),
+    ]
+    link = facts.get("redis.master_link_status")
+    gist = _gist(facts) or f"{len(info)} fields"
+    return CheckResult(
+        status="problem" if link is not None and link != "up" else "ok",
+        summary=redact(f"{shown}: {gist}"),
+        output="\n".join(_lines(info)),
+        findings=findings,
+    )
+
+
+async def _call(
+    url: str, timeout_s: float, command: Callable[[Redis], Awaitable[Any]]
+) -> tuple[Any, int]:
+    """Run one command over a fresh connection; returns its reply and latency in ms."""
+    register_secret(urlsplit(url).password)
+    client = Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        # One attempt: the timeout bounds the whole check, and a retry would only hide a flap.
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=True,
+    )
+    try:
+        started = time.perf_counter()
+        async with asyncio.timeout(timeout_s):
+            reply = await command(client)
+        return reply, round((time.perf_counter() - started) * 1000)
+    except (TimeoutError, RedisTimeoutError):
+        raise _Unreachable(f"timed out after {timeout_s:g}s") from None
+    except RedisConnectionError as exc:
+        if isinstance(exc, AuthenticationError):
+            raise
+        raise _Unreachable(_connection_reason(exc)) from None
+    finally:
+        await client.aclose()
+
+
+def _failed(shown: str, exc: Exception) -> CheckResult:
+    if isinstance(exc, AuthenticationError) or (
+        isinstance(exc, ResponseError) and str(exc).startswith(("NOAUTH", "WRONGPASS"))
+    ):
+        reason = "authentication failed"
+    else:
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+    return CheckResult(status="error", summary=redact(f"{shown}: {reason}"))
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """Name the root cause redis-py wraps, without its errno prefix."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "host name does not resolve"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _facts(info: dict[str, Any]) -> dict[str, str | int | float]:
+    facts: dict[str, str | int | float] = {}
+    if "role" in info:
+        facts["redis.role"] = str(info["role"])
+    if "connected_slaves" in info:
+        facts["redis.connected_slaves"] = int(info["connected_slaves"])
+    if "master_link_status" in info:
+        facts["redis.master_link_status"] = str(info["master_link_status"])
+    if "used_memory" in info:
+        used = int(info["used_memory"])
+        facts["redis.used_memory_mi"] = round(used / _MIB, 1)
+        maxmemory = int(info.get("maxmemory") or 0)
+        if maxmemory > 0:
+            facts["redis.used_memory_percent"] = round(used * 100 / maxmemory, 1)
+    return facts
+
+
+def _gist(facts: dict[str, str | int | float]) -> str:
+    parts = []
+    if "redis.role" in facts:
+        parts.append(f"role {facts['redis.role']}")
+    if "redis.connected_slaves" in facts:
+        parts.append(f"{facts['redis.connected_slaves']} replica(s)")
+    if "redis.master_link_status" in facts:
+        parts.append(f"master link {facts['redis.master_link_status']}")
+    if "redis.used_memory_mi" in facts:
+        parts.append(f"used memory {facts['redis.used_memory_mi']} MiB")
+    if "redis.used_memory_percent" in facts:
+        parts.append(f"{facts['redis.used_memory_percent']}% of maxmemory")
+    return ", ".join(parts)
+
+
+def _lines(info: dict[str, Any]) -> list[str]:
+    """`key: value` lines as `redis-cli info` prints them; nested values (keyspace) as k=v."""
+    lines = []
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = ",".join(f"{k}={v}" for k, v in value.items())
+        lines.append(f"{key}: {redact_value(str(key), str(value))}")
+    return lines

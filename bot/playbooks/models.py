@@ -1,0 +1,190 @@
+"""A playbook: one runbook as data. Validated at load time and by `runbook-bot lint`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.executors.base import Scalar
+from bot.executors.catalog import AnyRead, AnyWrite
+from bot.playbooks.duration import Duration
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _StepBase(_Model):
+    id: Slug
+    title: str = Field(min_length=1)
+    # The runbook's own command, shown to the responder for reference; never executed.
+    command: str | None = None
+    note: str | None = None
+
+
+class DiagnosticStep(_StepBase):
+    """A read-only check the bot runs."""
+
+    kind: Literal["diagnostic"]
+    action: AnyRead
+    timeout: Duration = timedelta(seconds=10)
+
+
+class FixStep(_StepBase):
+    """A change; runs only after approval, once, after a dry-run preview."""
+
+    kind: Literal["fix"]
+    action: AnyWrite
+    # Destructive fixes need an approver other than the requester.
+    destructive: bool = False
+    verify: AnyRead | None = None
+    verify_timeout: Duration = timedelta(minutes=1)
+
+
+class ManualStep(_StepBase):
+    """A checklist item a human does; the bot shows the command and tracks it."""
+
+    kind: Literal["manual"]
+
+
+class CommunicationStep(_StepBase):
+    """A message to fill from one of the playbook's communication templates."""
+
+    kind: Literal["communication"]
+    template: Slug
+    audience: Literal["status-page", "incident-channel", "incidents-channel", "customers"] = (
+        "incident-channel"
+    )
+
+
+class VerificationStep(_StepBase):
+    """Polls a read-only check until it passes or the deadline passes."""
+
+    kind: Literal["verification"]
+    check: AnyRead
+    timeout: Duration = timedelta(minutes=5)
+    interval: Duration = timedelta(seconds=5)
+
+
+Step = Annotated[
+    DiagnosticStep | FixStep | ManualStep | CommunicationStep | VerificationStep,
+    Field(discriminator="kind"),
+]
+
+
+class Symptom(_Model):
+    """A symptom as the runbook words it, and optionally a predicate over findings.
+
+    Without `finding` it is shown to the responder but never matched automatically.
+    """
+
+    text: str
+    finding: str | None = None
+    step: Slug | None = None
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    contains: str | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Symptom:
+        operators = [
+            op
+            for op in ("equals", "not_equals", "contains", "at_least", "at_most")
+            if getattr(self, op) is not None
+        ]
+        if self.finding and len(operators) != 1:
+            raise ValueError("a symptom with a finding needs exactly one operator")
+        if not self.finding and (operators or self.step):
+            raise ValueError("an operator needs a finding to test")
+        return self
+
+
+class RootCause(_Model):
+    id: Slug
+    title: str
+    symptoms: list[Symptom] = Field(min_length=1)
+    steps: list[Step] = Field(default_factory=list)
+
+
+class Window(_Model):
+    start: Duration
+    end: Duration | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("window end must be after its start")
+        return self
+
+
+class Stage(_Model):
+    id: Slug
+    title: str
+    window: Window | None = None
+    steps: list[Step] = Field(default_factory=list)
+    root_causes: list[RootCause] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Stage:
+        if not self.steps and not self.root_causes:
+            raise ValueError("a stage needs steps or root causes")
+        return self
+
+    def all_steps(self) -> list[Step]:
+        return [*self.steps, *(s for cause in self.root_causes for s in cause.steps)]
+
+
+class EscalationLevel(_Model):
+    level: int = Field(ge=1, le=9)
+    title: str
+    after: Duration
+    criteria: list[str] = Field(default_factory=list)
+
+
+class Communication(_Model):
+    title: str
+    template: str = Field(pattern=r"^[A-Za-z0-9_./-]+\.j2$")
+    needs: list[Literal["eta"]] = Field(default_factory=list)
+
+
+class Checklist(_Model):
+    id: Slug
+    title: str
+    within: Duration
+    items: list[str] = Field(min_length=1)
+
+
+class Playbook(_Model):
+    id: Slug
+    title: str
+    alerts: list[str] = Field(default_factory=list)
+    severity: Literal["critical", "high", "medium", "low"]
+    platform: Literal["kubernetes", "docker"]
+    impact: str = ""
+    status_update_interval: Duration = timedelta(minutes=15)
+    stages: list[Stage] = Field(min_length=1)
+    escalation: list[EscalationLevel] = Field(default_factory=list)
+    communications: dict[Slug, Communication] = Field(default_factory=dict)
+    post_incident: list[Checklist] = Field(default_factory=list)
+    post_incident_document: str = Field(
+        default="post-incident.md.j2", pattern=r"^[A-Za-z0-9_./-]+\.j2$"
+    )
+
+    def steps(self) -> list[tuple[Stage, Step]]:
+        return [(stage, step) for stage in self.stages for step in stage.all_steps()]
+
+    def find_step(self, step_id: str) -> tuple[int, Step] | None:
+        for index, stage in enumerate(self.stages):
+            for step in stage.all_steps():
+                if step.id == step_id:
+                    return index, step
+        return None
+
+    def root_causes(self) -> list[RootCause]:
+        return [cause for stage in self.stages for cause in stage.root_causes]

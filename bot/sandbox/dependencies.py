@@ -1,0 +1,154 @@
+"""Fake dependency listeners: a TCP port for postgres, a tiny RESP server for redis."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable
+
+_INFO = {
+    "replication": "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n",
+    "memory": "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nmaxmemory:0\r\n",
+    "server": "# Server\r\nredis_version:7.2.4\r\nredis_mode:standalone\r\n",
+}
+
+
+def _read_command(stream: socket.SocketIO) -> list[str] | None:
+    """One RESP array (or inline) command; None at end of stream."""
+    line = stream.readline()
+    if not line:
+        return None
+    if not line.startswith(b"*"):
+        return line.decode(errors="replace").split()
+    words = []
+    for _ in range(int(line[1:])):
+        size = int(stream.readline()[1:])
+        words.append(stream.read(size + 2)[:size].decode(errors="replace"))
+    return words
+
+
+def _bulk(text: str) -> bytes:
+    data = text.encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def _hello(words: list[str]) -> bytes:
+    """HELLO answers a map in RESP3 (redis-py's default) and an array in RESP2."""
+    proto = 3 if words[1:2] == ["3"] else 2
+    fields: list[tuple[str, str | int]] = [("server", "redis"), ("version", "7.2.4"),
+        ("proto", proto), ("id", 1), ("mode", "standalone"), ("role", "master")]  # fmt: skip
+    body = b"".join(
+        _bulk(k) + (b":%d\r\n" % v if isinstance(v, int) else _bulk(v)) for k, v in fields
+    )
+    body += _bulk("modules") + b"*0\r\n"
+    head = b"%%%d\r\n" % (len(fields) + 1) if proto == 3 else b"*%d\r\n" % (2 * len(fields) + 2)
+    return head + body
+
+
+def _redis_reply(words: list[str]) -> bytes:
+    command = words[0].upper() if words else ""
+    if command == "HELLO":
+        return _hello(words)
+    if command == "PING":
+        return b"+PONG\r\n"
+    if command == "INFO":
+        wanted = [w.lower() for w in words[1:]] or list(_INFO)
+        return _bulk("\r\n".join(_INFO[s] for s in wanted if s in _INFO))
+    return b"+OK\r\n"
+
+
+def serve_redis(conn: socket.socket) -> None:
+    with conn, conn.makefile("rwb") as stream:
+        while (words := _read_command(stream)) is not None:  # type: ignore[arg-type]
+            stream.write(_redis_reply(words))
+            stream.flush()
+
+
+def serve_tcp(conn: socket.socket) -> None:
+    """Accept the connection and hold it until the client hangs up."""
+    with conn:
+        while conn.recv(4096):
+            pass
+
+
+class Listener:
+    """A port on 127.0.0.1 that listens only while its dependency is up; the port is kept."""
+
+    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+        self.handler = handler
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port: int = probe.getsockname()[1]
+        probe.close()
+        self._sock: socket.socket | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        return self._sock is not None
+
+    def set_open(self, wanted: bool) -> None:
+        with self._lock:
+            if wanted and self._sock is None:
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", self.port))
+                sock.listen(16)
+                sock.settimeout(0.2)
+                self._sock = sock
+                threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
+            elif not wanted and self._sock is not None:
+                # shutdown stops the listen at once; close alone waits for a blocked accept
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                self._sock.close()
+                self._sock = None
+                for conn in list(self._conns):
+                    with contextlib.suppress(OSError):
+                        conn.shutdown(socket.SHUT_RDWR)
+
+    def _accept(self, sock: socket.socket) -> None:
+        while self._sock is sock:
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            self._conns.add(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.handler(conn)
+        self._conns.discard(conn)
+
+
+class Dependencies:
+    """Keeps each listener open exactly while its dependency is up, by polling the cluster."""
+
+    def __init__(self, kinds: dict[str, str], is_up: Callable[[str], bool]) -> None:
+        handlers = {"tcp": serve_tcp, "redis": serve_redis}
+        self.listeners = {name: Listener(handlers[kind]) for name, kind in kinds.items()}
+        self._is_up = is_up
+        self._stop = threading.Event()
+        self.sync()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def sync(self) -> None:
+        for name, listener in self.listeners.items():
+            listener.set_open(self._is_up(name))
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.1):
+            self.sync()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for listener in self.listeners.values():
+            listener.set_open(False)

@@ -1,0 +1,16 @@
+"""Chooses the store backend from the environment's REDIS_URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.store.base import Store
+from bot.store.redis import RedisStore
+from bot.store.sqlite import SqliteStore
+
+
+def open_store(redis_url: str | None, sqlite_path: str | Path) -> Store:
+    """Redis when a URL is given (shared by replicas), else the embedded SQLite file."""
+    if redis_url:
+        return RedisStore(redis_url)
+    return SqliteStore(sqlite_path)
