@@ -111,6 +111,8 @@ def render_causes(matches: list[CauseMatch]) -> str:
             parts.append(f"    checks: {', '.join(checks)}")
         if fixes:
             parts.append(f"    fixes:  {', '.join(fixes)}  (fix STEP shows a dry-run preview)")
+        if match.cause.see_also:
+            parts.append(f"    see also: {', '.join(match.cause.see_also)}")
     return "\n".join(parts)
 
 

@@ -119,6 +119,7 @@ class Engine:
 
     async def claim_commander(self, incident_id: str, actor: Actor) -> Incident:
         def change(incident: Incident) -> None:
+            self._require_open(incident)
             incident.commander = actor.label
             incident.record(
                 self.clock(), actor, "commander", f"{actor.label} is incident commander"
@@ -130,6 +131,7 @@ class Engine:
         self, incident_id: str, actor: Actor, stage_id: str | None = None
     ) -> Incident:
         def change(incident: Incident) -> None:
+            self._require_open(incident)
             stages = self.playbook(incident.playbook_id).stages
             if stage_id is None:
                 target = incident.stage_index + 1
@@ -149,6 +151,7 @@ class Engine:
         self, incident_id: str, actor: Actor, root_cause: str = "", resolution: str = ""
     ) -> Incident:
         def change(incident: Incident) -> None:
+            self._require_open(incident)
             now = self.clock()
             incident.status = "resolved"
             incident.resolved_at = now
@@ -217,13 +220,14 @@ class Engine:
 
     async def _save_runs(self, incident_id: str, runs: list[StepRun], actor: Actor) -> None:
         def change(incident: Incident) -> None:
-            for run in runs:
+            # In the order they finished, so the timeline reads in time order.
+            for run in sorted(runs, key=lambda r: r.finished_at):
                 incident.step_runs[run.step_id] = run
                 incident.record(
                     run.finished_at,
                     actor,
                     "diagnostic",
-                    f"{run.status}: {run.summary}",
+                    f"{run.step_id}: {run.status}: {run.summary}",
                     run.step_id,
                 )
 
@@ -405,6 +409,7 @@ class Engine:
         self, incident_id: str, step_id: str, actor: Actor, note: str = ""
     ) -> Incident:
         def change(incident: Incident) -> None:
+            self._require_open(incident)
             step = self._step(incident, step_id)
             if not isinstance(step, ManualStep | CommunicationStep):
                 raise InvalidRequest(

@@ -62,5 +62,7 @@ def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
         stage_count=len(playbook.stages),
         next_escalation=next_escalation,
         last_status_update=last_status,
-        pending_approvals=sum(1 for a in incident.approvals.values() if a.state == "pending"),
+        pending_approvals=sum(
+            1 for a in incident.approvals.values() if a.state == "pending" and a.expires_at > now
+        ),
     )

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from bot.config import ServiceBinding
 from bot.engine.binding import resolve_action
 from bot.errors import BotError
-from bot.executors.base import CheckResult, Preview, ReadAction, WriteAction
+from bot.executors.base import CheckResult, Executor, Preview, ReadAction, WriteAction
 from bot.executors.registry import ExecutorRegistry
 from bot.redact import redact
 
 log = logging.getLogger(__name__)
+
+ActionT = TypeVar("ActionT", ReadAction, WriteAction)
+ResultT = TypeVar("ResultT")
 
 
 class ActionRunner:
@@ -23,70 +28,72 @@ class ActionRunner:
     async def check(
         self, action: ReadAction, binding: ServiceBinding, service: str, timeout: timedelta
     ) -> CheckResult:
-        try:
-            concrete = resolve_action(action, binding, service)
-            executor = self.executors.for_action(concrete)
-            result = await asyncio.wait_for(
-                executor.check(concrete, binding), timeout.total_seconds()
-            )
-        except TimeoutError:
-            return CheckResult(
-                status="error", summary=f"timed out after {int(timeout.total_seconds())}s"
-            )
-        except BotError as exc:
-            return CheckResult(status="error", summary=str(exc))
-        except Exception as exc:  # an executor bug must not take the incident down with it
-            log.error("check %s failed: %s", action.type, _one_line(exc))
-            return CheckResult(status="error", summary=_one_line(exc))
-        return _sanitized(result)
+        outcome = await self._run(
+            action, binding, service, timeout, lambda e, a: e.check(a, binding)
+        )
+        if isinstance(outcome, str):
+            return CheckResult(status="error", summary=outcome)
+        return _sanitized(outcome)
 
     async def preview(
         self, action: WriteAction, binding: ServiceBinding, service: str, timeout: timedelta
     ) -> Preview:
-        try:
-            concrete = resolve_action(action, binding, service)
-            executor = self.executors.for_action(concrete)
-            preview = await asyncio.wait_for(
-                executor.preview(concrete, binding), timeout.total_seconds()
-            )
-        except TimeoutError:
-            return Preview(summary=action.type, error="dry run timed out")
-        except BotError as exc:
-            return Preview(summary=action.type, error=str(exc))
-        except Exception as exc:
-            log.error("preview %s failed: %s", action.type, _one_line(exc))
-            return Preview(summary=action.type, error=_one_line(exc))
-        return preview.model_copy(
+        outcome = await self._run(
+            action, binding, service, timeout, lambda e, a: e.preview(a, binding)
+        )
+        if isinstance(outcome, str):
+            return Preview(summary=action.type, error=outcome)
+        return outcome.model_copy(
             update={
-                "summary": redact(preview.summary),
-                "before": redact(preview.before),
-                "after": redact(preview.after),
-                "diff": redact(preview.diff),
-                "error": redact(preview.error) if preview.error else None,
+                "summary": redact(outcome.summary),
+                "before": redact(outcome.before),
+                "after": redact(outcome.after),
+                "diff": redact(outcome.diff),
+                "error": redact(outcome.error) if outcome.error else None,
             }
         )
 
     async def apply(
         self, action: WriteAction, binding: ServiceBinding, service: str, timeout: timedelta
     ) -> CheckResult:
+        outcome = await self._run(
+            action,
+            binding,
+            service,
+            timeout,
+            lambda e, a: e.apply(a, binding),
+            # Once a change is sent, a cancelled caller must not leave it half-recorded.
+            shield=True,
+            late=f"no answer within {timeout.total_seconds():.0f}s; check whether it applied",
+        )
+        if isinstance(outcome, str):
+            return CheckResult(status="error", summary=outcome)
+        return _sanitized(outcome)
+
+    async def _run(
+        self,
+        action: ActionT,
+        binding: ServiceBinding,
+        service: str,
+        timeout: timedelta,
+        call: Callable[[Executor, ActionT], Awaitable[ResultT]],
+        *,
+        shield: bool = False,
+        late: str | None = None,
+    ) -> ResultT | str:
+        """The executor's answer, or the one-line reason there is none."""
         try:
             concrete = resolve_action(action, binding, service)
-            executor = self.executors.for_action(concrete)
-            # Shielded: once a change is sent, a cancelled caller must not leave it half-recorded.
-            result = await asyncio.wait_for(
-                asyncio.shield(executor.apply(concrete, binding)), timeout.total_seconds()
-            )
+            work = call(self.executors.for_action(concrete), concrete)
+            pending = asyncio.shield(work) if shield else work
+            return await asyncio.wait_for(pending, timeout.total_seconds())
         except TimeoutError:
-            return CheckResult(
-                status="error",
-                summary=f"no answer within {int(timeout.total_seconds())}s; check the result",
-            )
+            return late or f"timed out after {timeout.total_seconds():.0f}s"
         except BotError as exc:
-            return CheckResult(status="error", summary=str(exc))
-        except Exception as exc:
-            log.error("fix %s failed: %s", action.type, _one_line(exc))
-            return CheckResult(status="error", summary=_one_line(exc))
-        return _sanitized(result)
+            return str(exc)
+        except Exception as exc:  # an executor bug must not take the incident down with it
+            log.error("%s failed: %s", action.type, _one_line(exc))
+            return _one_line(exc)
 
 
 def _sanitized(result: CheckResult) -> CheckResult:

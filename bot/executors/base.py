@@ -72,3 +72,14 @@ class Executor(Protocol):
     async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview: ...
 
     async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult: ...
+
+
+class ChecksOnly:
+    """Base of backends with no fixes: asking one for a preview or a change is refused."""
+
+    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
+        reason = f"{action.type} is a check, not a fix"
+        return Preview(summary=reason, error=reason)
+
+    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
+        return CheckResult(status="error", summary=f"{action.type} is a check, not a fix")

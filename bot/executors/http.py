@@ -14,7 +14,7 @@ import httpx
 from pydantic import Field
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, Finding, Preview, ReadAction, WriteAction
+from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction
 from bot.executors.params import HttpUrl, url_for_display
 from bot.redact import redact, register_secret
 
@@ -42,7 +42,7 @@ READS = (HttpGet,)
 WRITES = ()
 
 
-class HttpExecutor:
+class HttpExecutor(ChecksOnly):
     """Runs HTTP checks over one shared client; redirects are reported, not followed."""
 
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
@@ -56,13 +56,6 @@ class HttpExecutor:
         if not isinstance(action, HttpGet):
             return CheckResult(status="error", summary=f"{action.type}: not an HTTP check")
         return await self._get(action)
-
-    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
-        reason = f"{action.type} is a check, not a fix"
-        return Preview(summary=reason, error=reason)
-
-    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
-        return CheckResult(status="error", summary=f"{action.type} is a check, not a fix")
 
     async def _get(self, action: HttpGet) -> CheckResult:
         register_secret(urlsplit(action.url).password)

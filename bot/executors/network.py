@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, Finding, Preview, ReadAction, WriteAction
+from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction
 from bot.executors.params import Host, Port
 from bot.redact import redact
 
@@ -38,7 +38,7 @@ READS = (TcpConnect, DnsResolve)
 WRITES = ()
 
 
-class NetworkExecutor:
+class NetworkExecutor(ChecksOnly):
     """Runs TCP and DNS checks from where the bot runs; failures to reach are findings."""
 
     async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
@@ -47,13 +47,6 @@ class NetworkExecutor:
         if isinstance(action, DnsResolve):
             return await _resolve(action)
         return CheckResult(status="error", summary=f"{action.type}: not a network check")
-
-    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
-        reason = f"{action.type} is a check, not a fix"
-        return Preview(summary=reason, error=reason)
-
-    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
-        return CheckResult(status="error", summary=f"{action.type} is a check, not a fix")
 
 
 async def _connect(action: TcpConnect) -> CheckResult:

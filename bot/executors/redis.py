@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, Finding, Preview, ReadAction, WriteAction
+from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction
 from bot.executors.params import RedisUrl, url_for_display
 from bot.redact import redact, redact_value, register_secret
 
@@ -54,7 +54,7 @@ class _Unreachable(Exception):
     """The server could not be reached or did not answer in time; str() is the reason."""
 
 
-class RedisExecutor:
+class RedisExecutor(ChecksOnly):
     """Runs Redis checks, each over a fresh connection closed right after."""
 
     async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
@@ -63,13 +63,6 @@ class RedisExecutor:
         if isinstance(action, RedisInfo):
             return await _info(action)
         return CheckResult(status="error", summary=f"{action.type}: not a Redis check")
-
-    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
-        reason = f"{action.type} is a check, not a fix"
-        return Preview(summary=reason, error=reason)
-
-    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
-        return CheckResult(status="error", summary=f"{action.type} is a check, not a fix")
 
 
 async def _ping(action: RedisPing) -> CheckResult:

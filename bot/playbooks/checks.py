@@ -36,6 +36,10 @@ def semantic_problems(playbook: Playbook, templates: TemplateRenderer) -> Iterat
                     yield (*loc, field), f"unknown placeholder ${{{placeholder}}}"
     for s, stage in enumerate(playbook.stages):
         for c, cause in enumerate(stage.root_causes):
+            for a, step_id in enumerate(cause.see_also):
+                if step_id not in step_ids:
+                    loc = ("stages", s, "root_causes", c, "see_also", a)
+                    yield loc, f"no step '{step_id}' in this playbook"
             for y, symptom in enumerate(cause.symptoms):
                 if symptom.step and symptom.step not in step_ids:
                     loc = ("stages", s, "root_causes", c, "symptoms", y, "step")

@@ -106,6 +106,9 @@ def _problem(file: str, root: yaml.Node, err: ErrorDetails) -> Problem:
     elif kind == "union_tag_invalid":
         what = "step kind" if ctx.get("discriminator") == "'kind'" else "action type"
         reason = f"unknown {what} {ctx.get('tag')!r} (expected one of: {ctx.get('expected_tags')})"
+        # pydantic's loc stops at the step or action; point at its own `kind:` or `type:` line.
+        tag = str(ctx.get("discriminator", "")).strip("'")
+        line = _locate(root, (*err["loc"], tag))[0]
     elif kind == "union_tag_not_found":
         reason = f"missing field {ctx.get('discriminator', '?')}"
     else:

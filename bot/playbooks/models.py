@@ -110,6 +110,8 @@ class RootCause(_Model):
     title: str
     symptoms: list[Symptom] = Field(min_length=1)
     steps: list[Step] = Field(default_factory=list)
+    # Steps elsewhere in the playbook worth trying for this cause, e.g. a rollback.
+    see_also: list[Slug] = Field(default_factory=list)
 
 
 class Window(_Model):
