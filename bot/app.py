@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from bot.config import Config
 from bot.engine.engine import Engine
@@ -40,7 +41,14 @@ async def running_engine(settings: Settings, config: Config) -> AsyncIterator[En
     executors = build_executors(settings.kubeconfig)
     try:
         await store.ping()
-        yield Engine(playbooks, config, store, executors, templates)
+        yield Engine(
+            playbooks,
+            config,
+            store,
+            executors,
+            templates,
+            approval_ttl=timedelta(minutes=config.approval_ttl_minutes),
+        )
     finally:
         await executors.close()
         await store.close()

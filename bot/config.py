@@ -80,10 +80,18 @@ class EscalationContact(BaseModel):
 
 
 class Channels(BaseModel):
+    """Where incidents are announced and status updates go, and how incidents get a room.
+
+    `mode: channel` opens a channel per incident; `thread` keeps each incident in a thread of
+    the incidents channel, for workspaces that forbid creating channels.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     incidents: str = ""
     status: str = ""
+    mode: Literal["channel", "thread"] = "channel"
+    prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
 
 
 class Config(BaseModel):
@@ -93,6 +101,7 @@ class Config(BaseModel):
 
     services: dict[str, ServiceBinding] = Field(default_factory=dict)
     approvers: list[str] = Field(default_factory=list)
+    approval_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     channels: Channels = Channels()
     escalation: dict[int, EscalationContact] = Field(default_factory=dict)
 

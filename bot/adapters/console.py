@@ -14,6 +14,7 @@ from bot.engine.headline import headline
 from bot.engine.incident import Actor, Incident
 from bot.errors import BotError, InvalidRequest
 from bot.playbooks.models import ManualStep
+from bot.redact import redact
 
 HELP = """\
 Commands (STEP is a step id as listed; quotes work as in a shell):
@@ -76,7 +77,7 @@ class Console:
             if not line or line.startswith("#"):
                 continue
             if self.echo:
-                self.say(f"> {line}")
+                self.say(f"> {redact(line)}")
             if line in ("quit", "exit"):
                 return 0
             await self.execute(line)
@@ -166,7 +167,6 @@ class Console:
         async def progress(message: str) -> None:
             self.say(f"    verifying: {message}")
 
-        self.say(f"Approved by {approver.label}; applying ...")
         approval = await self.engine.approve(incident.id, approval_id, approver, progress)
         self.say(text.render_approval(approval))
 

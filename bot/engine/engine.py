@@ -27,6 +27,7 @@ from bot.playbooks.models import (
     Step,
     VerificationStep,
 )
+from bot.redact import redact
 from bot.store.base import Record, Store
 from bot.templates import TemplateRenderer
 
@@ -35,6 +36,7 @@ Clock = Callable[[], datetime]
 Progress = Callable[[str], Awaitable[None]]
 
 _CONFLICT_RETRIES = 20
+_CLAIM_SECONDS = 300.0
 
 
 def _utcnow() -> datetime:
@@ -102,7 +104,7 @@ class Engine:
             id=f"INC-{number:04d}",
             playbook_id=playbook.id,
             service=service,
-            summary=summary.strip()[:500],
+            summary=redact(summary.strip()[:500]),
             severity=playbook.severity,
             opened_at=now,
             opened_by=opened_by.label,
@@ -164,6 +166,14 @@ class Engine:
             incident.record(now, actor, "resolved", incident.resolution or "resolved")
 
         return (await self._mutate(incident_id, change, actor))[0]
+
+    async def set_links(self, incident_id: str, links: dict[str, str]) -> Incident:
+        """Remember where an adapter shows the incident; not a timeline event."""
+
+        def change(incident: Incident) -> None:
+            incident.links.update(links)
+
+        return (await self._mutate(incident_id, change, BOT))[0]
 
     # --- diagnostics ------------------------------------------------------------------
 
@@ -342,7 +352,11 @@ class Engine:
         approval = self._pending(incident, approval_id)
         self.policy.check(approval, approver)
         # The claim is what makes double clicks, retries and replicas run the fix once.
-        if not await self.store.claim(f"fix:{incident_id}:{approval_id}", self._owner):
+        # It only has to cover the moment until "approved" is stored, which refuses any later
+        # click by itself; the expiry frees an approval whose approver died in that moment.
+        if not await self.store.claim(
+            f"fix:{incident_id}:{approval_id}", self._owner, ttl_s=_CLAIM_SECONDS
+        ):
             raise InvalidRequest(
                 f"approval {approval_id} is already being handled; a fix runs once"
             )

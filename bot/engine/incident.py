@@ -119,6 +119,8 @@ class Incident(BaseModel):
     manual_done: dict[str, ManualDone] = Field(default_factory=dict)
     status_updates: list[StatusUpdate] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    # Where adapters show this incident (e.g. a chat channel and message ids); opaque here.
+    links: dict[str, str] = Field(default_factory=dict)
 
     def record(
         self, at: datetime, actor: Actor, event: str, text: str, step_id: str | None = None

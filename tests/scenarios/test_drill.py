@@ -1,0 +1,186 @@
+"""`runbook-bot drill api-down` end to end: commands from a pipe, the real sandbox cluster."""
+
+from __future__ import annotations
+
+from tests.scenarios.conftest import READY_DELAY, Transcript, bot_env, run_bot
+
+
+def drill(commands: list[str], *options: str) -> Transcript:
+    args = ["drill", "api-down", "--ready-delay", READY_DELAY, *options]
+    transcript = run_bot(args, commands, bot_env())
+    assert "Traceback" not in transcript.stdout + transcript.stderr, transcript.stderr
+    assert transcript.returncode == 0, transcript.stdout + transcript.stderr
+    assert len(transcript.replies) == len(commands), transcript.stdout
+    return transcript
+
+
+def test_oom_drill_from_diagnosis_to_post_incident_document() -> None:
+    t = drill(
+        [
+            "run",
+            "causes",
+            "goto full-recovery",
+            "fix rollback",
+            "run pods",
+            "approve",
+            "run pods",
+            "verify verify-health",
+            "approve A1",
+            "timeline",
+            "resolve Memory limit too low for 2.5.0 -- Rolled back to 2.4.0",
+        ]
+    )
+    assert "scenario 'oom-bad-deploy'" in t.preamble
+    assert "stage 1/9: Immediate response: assess scope" in t.preamble
+
+    diagnosis = t.reply("run")
+    assert "[PROBLEM] pods: Check service pods" in diagnosis
+    assert "3 CrashLoopBackOff (last terminated: OOMKilled)" in diagnosis
+    assert "Suggested root cause: Resource exhaustion" in diagnosis
+    assert t.lines("causes")[0].startswith("Suggested root cause: Resource exhaustion")
+    assert "stage 8/9: Recovery: full service recovery" in t.reply("goto full-recovery")
+
+    request = t.reply("fix rollback")
+    assert "Dry run: roll back deployment/ecap-api" in request
+    assert "ecap/api:2.5.0 -> ecap/api:2.4.0" in request
+    assert "-containers[ecap-api].image: ecap/api:2.5.0" in request
+    assert "Approval A1 is needed" in request
+
+    # Requesting a fix changes nothing: the pods still crash until someone approves.
+    waiting = t.reply("run pods", 0)
+    assert "[PROBLEM] pods" in waiting
+    assert "0/3 pods ready" in waiting
+    assert "CrashLoopBackOff" in waiting
+
+    applied = t.reply("approve")
+    assert "applied by oncall" in applied
+    assert "result: [ok] roll back deployment/ecap-api" in applied
+    assert "verification: [ok] deployment/ecap-api rolled out: 3/3 replicas available" in applied
+
+    healed = t.reply("run pods", 1)
+    assert "[ok] pods: Check service pods" in healed
+    assert "3/3 pods ready" in healed
+    assert "CrashLoopBackOff" not in healed
+
+    health = t.lines("verify verify-health")
+    assert any(line.startswith("[ok] verify-health: Verify health") for line in health)
+    assert '"status": "healthy"' in health[-1]
+
+    # The fix runs once: a second approval is refused and nothing is applied again.
+    again = t.reply("approve A1")
+    assert "error: approval A1 is already applied" in again
+    assert "result:" not in again
+
+    timeline = t.reply("timeline")
+    assert timeline.count("fix-requested") == 1
+    assert timeline.count("fix-approved") == 1
+    assert timeline.count("fix-applied") == 1
+
+    document = t.reply("resolve Memory limit too low for 2.5.0 -- Rolled back to 2.4.0")
+    assert "INC-0001 resolved." in document
+    assert "# Post-incident report: INC-0001" in document
+    assert "**Root Cause:** Memory limit too low for 2.5.0" in document
+    assert "**Resolution:** Rolled back to 2.4.0" in document
+    assert "## Timeline" in document
+    timeline_rows = document.split("## Timeline", 1)[1]
+    for event in ("opened", "diagnostic", "fix-requested", "fix-applied", "resolved"):
+        assert f"| {event} |" in timeline_rows
+    assert timeline_rows.count("| fix-applied |") == 1
+
+
+def test_pending_pods_are_cured_by_more_resources() -> None:
+    t = drill(
+        ["run", "fix scale-up-resources", "approve", "run pods"], "--scenario", "pending-resources"
+    )
+
+    diagnosis = t.reply("run")
+    assert "0/3 pods ready" in diagnosis
+    assert "Pending" in diagnosis
+    assert "Suggested root cause: Resource exhaustion" in diagnosis
+    assert "Pods in Pending state" in diagnosis
+
+    request = t.reply("fix scale-up-resources")
+    assert "Dry run: set resources deployment/ecap-api" in request
+    assert "requests.memory 16Gi -> 1Gi" in request
+    assert "Approval A1 is needed" in request
+
+    assert "applied by oncall" in t.reply("approve")
+    after = t.reply("run pods")
+    assert "[ok] pods" in after
+    assert "3/3 pods ready" in after
+    assert "Pending" not in after
+
+
+def test_database_restart_needs_a_second_approver() -> None:
+    t = drill(
+        [
+            "run",
+            "goto database-recovery",
+            "run",
+            "fix restart-db",
+            "approve",
+            "run db-status",
+            "approve as lead",
+            "run db-status",
+            "verify verify-health",
+        ],
+        "--scenario",
+        "database-down",
+    )
+    assert "Suggested root cause: Database connection issues" in t.reply("run", 0)
+    assert "(postgres down)" in t.reply("run", 0)
+    db = t.reply("run", 1)
+    assert "postgres-0   0/1     CrashLoopBackOff" in db
+    assert "Permission denied" in db
+
+    request = t.reply("fix restart-db")
+    assert "Dry run: delete pod/postgres-0" in request
+    assert "Approval A1 is needed by someone other than the requester" in request
+
+    refused = t.reply("approve")
+    assert "error: this fix is destructive: it needs an approver other than the requester" in (
+        refused
+    )
+    assert "result:" not in refused
+    assert "CrashLoopBackOff" in t.reply("run db-status", 0)
+
+    applied = t.reply("approve as lead")
+    assert "applied by lead" in applied
+    assert "result: [ok] delete pod/postgres-0" in applied
+    assert "1/1 pods ready (app=postgres)" in t.reply("run db-status", 1)
+    health = t.reply("verify verify-health")
+    assert "[ok] verify-health" in health
+    assert '"postgres": "up"' in health
+
+
+def test_bad_input_gets_one_error_line_and_the_drill_goes_on() -> None:
+    bad = [
+        "frobnicate",
+        "run nosuchstep",
+        "goto nowhere",
+        "show pods",
+        "fix pods",
+        "approve",
+        'run "unbalanced',
+        "verify",
+    ]
+    t = drill([*bad, "run pods"])
+    for command in bad:
+        lines = t.lines(command)
+        assert len(lines) == 1, (command, lines)
+        assert lines[0].startswith("error: "), (command, lines)
+    assert "unknown command 'frobnicate'" in t.reply("frobnicate")
+    assert "nosuchstep" in t.reply("run nosuchstep")
+    assert "not a fix" in t.reply("fix pods")
+    assert "no fix is waiting for approval" in t.reply("approve")
+    assert "[PROBLEM] pods: Check service pods" in t.reply("run pods")
+
+
+def test_unknown_scenario_is_refused_in_one_line() -> None:
+    t = run_bot(["drill", "api-down", "--scenario", "no-such-scenario"], [], bot_env())
+    assert t.returncode == 1
+    assert t.stdout == ""
+    lines = t.stderr.splitlines()
+    assert len(lines) == 1, t.stderr
+    assert lines[0].startswith("error: no drill scenario 'no-such-scenario'")
+    assert "oom-bad-deploy" in lines[0]
