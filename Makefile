@@ -33,6 +33,7 @@ test: $(STAMP) test-deps check
 
 bench: $(STAMP)
 	$(BIN)/python bench/stage_diagnostics.py
+	$(BIN)/python bench/ack_latency.py
 
 lint: $(STAMP)
 	$(BIN)/runbook-bot lint playbooks

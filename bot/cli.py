@@ -37,6 +37,16 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--as", dest="actor", default=os.environ.get("USER") or "console")
     console.add_argument("--incident", help="resume this incident id")
 
+    serve = commands.add_parser(
+        "serve", help="Slack over HTTP: POST /slack/events, /healthz, /readyz"
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+
+    socket = commands.add_parser("socket", help="Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    socket.add_argument("--host", default="0.0.0.0", help="address for /healthz and /readyz")
+    socket.add_argument("--port", type=int, default=3000, help="port for /healthz and /readyz")
+
     sandbox = commands.add_parser(
         "sandbox", help="serve the sandbox cluster until interrupted (--help for options)",
         add_help=False,
@@ -56,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_drill(settings, args))
         if args.command == "console":
             return asyncio.run(_console(settings, args))
+        if args.command == "serve":
+            return asyncio.run(_serve(settings, args))
+        if args.command == "socket":
+            return asyncio.run(_socket(settings, args))
         if args.command == "sandbox":
             return _sandbox(args)
     except PlaybookError:
@@ -118,6 +132,27 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
         if args.incident:
             await console.execute(f"use {args.incident}")
         return await console.run()
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters.slack.server import required, serve
+
+    required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
+    required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
+    _refuse_invalid_playbooks(settings)
+    await serve(settings, load_config(settings.config_path), args.host, args.port)
+    return 0
+
+
+async def _socket(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters.slack.server import required
+    from bot.adapters.slack.socket import run_socket_mode
+
+    required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
+    required(settings.slack_app_token, "SLACK_APP_TOKEN")
+    _refuse_invalid_playbooks(settings)
+    await run_socket_mode(settings, load_config(settings.config_path), args.host, args.port)
+    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -17,13 +17,19 @@ _SENSITIVE_NAME = re.compile(
     r"credential|auth|session[_-]?key|signing[_-]?key|dsn|cookie)",
     re.IGNORECASE,
 )
+# Keys start at a word boundary and are bounded in length, so a long run of letters (base64,
+# minified JSON) costs linear time instead of backtracking over every start and end.
 _KEY_VALUE = re.compile(
-    r"(?P<key>[A-Za-z0-9_.-]*(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|"
-    r"access[_-]?key|private[_-]?key|credential|authorization|session[_-]?key|signing[_-]?key)"
-    r"[A-Za-z0-9_.-]*)(?P<sep>\"?\s*[:=]\s*\"?)(?P<value>[^\s\",;&]+)",
+    r"(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]{0,40}?(?:pass(?:word|wd)?|pwd|secret|token|"
+    r"api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|authorization|"
+    r"session[_-]?key|signing[_-]?key)[A-Za-z0-9_.-]{0,40})"
+    r"(?P<sep>\"?\s{0,4}[:=]\s{0,4}\"?)(?P<value>[^\s\",;&]+)",
     re.IGNORECASE,
 )
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?P<at>@)")
+_URL_PASSWORD = re.compile(
+    r"(?P<head>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://[^/\s:@]{0,256}:)(?P<pw>[^@\s/]{1,256})(?P<at>@)",
+    re.IGNORECASE,
+)
 _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _SLACK_TOKEN = re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]{6,}")
 

@@ -1,0 +1,1 @@
+"""The Slack adapter: `/incident`, incident channels, stage buttons, approvals, status modals."""

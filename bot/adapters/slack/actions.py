@@ -1,0 +1,65 @@
+"""Action ids of every button and modal, and the compact values buttons carry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bot.errors import InvalidRequest
+
+RUN_STAGE = "rb.run_stage"
+RUN_STEP = "rb.run_step"
+REQUEST_FIX = "rb.request_fix"
+APPROVE = "rb.approve"
+DENY = "rb.deny"
+MARK_DONE = "rb.mark_done"
+VERIFY = "rb.verify"
+STATUS_MODAL = "rb.status_modal"
+ADVANCE = "rb.advance"
+COMMANDER = "rb.commander"
+RESOLVE = "rb.resolve"
+ALL = (
+    RUN_STAGE, RUN_STEP, REQUEST_FIX, APPROVE, DENY, MARK_DONE, VERIFY, STATUS_MODAL, ADVANCE,
+    COMMANDER, RESOLVE,
+)  # fmt: skip
+
+# Modals (callback ids) and the inputs inside them.
+STATUS_VIEW = "rb.status_view"
+STATUS_TEMPLATE = "rb.status_template"
+STATUS_ETA = "rb.status_eta"
+STATUS_TEXT = "rb.status_text"
+RESOLVE_VIEW = "rb.resolve_view"
+RESOLVE_CAUSE = "rb.resolve_cause"
+RESOLVE_RESOLUTION = "rb.resolve_resolution"
+
+
+@dataclass(frozen=True)
+class ButtonValue:
+    """What a button remembers: its incident, the stage it was shown for, and its target."""
+
+    incident: str
+    stage: int = -1
+    step: str = ""
+    approval: str = ""
+
+    def encode(self) -> str:
+        data = {"i": self.incident, "g": self.stage, "s": self.step, "a": self.approval}
+        return json.dumps(
+            {k: v for k, v in data.items() if v not in ("", -1)}, separators=(",", ":")
+        )
+
+    @classmethod
+    def decode(cls, raw: str | None) -> ButtonValue:
+        try:
+            data = json.loads(raw or "")
+            incident = data["i"]
+            if not isinstance(incident, str) or not incident:
+                raise ValueError
+            return cls(
+                incident=incident,
+                stage=int(data.get("g", -1)),
+                step=str(data.get("s", "")),
+                approval=str(data.get("a", "")),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise InvalidRequest("this button's data is not valid; use /incident status") from None

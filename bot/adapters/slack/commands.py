@@ -1,0 +1,145 @@
+"""`/incident`: open, list, status, resolve, timeline, help."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.adapters.slack import blocks, views
+from bot.adapters.slack.context import SlackContext, text_message
+from bot.adapters.slack.escape import escape
+from bot.adapters.slack.limits import Message
+from bot.engine.headline import headline
+from bot.errors import BotError
+
+# Slack sends at most a few thousand characters; anything past this is not a summary.
+MAX_COMMAND_TEXT = 2000
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    @app.command("/incident")
+    async def incident_command(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        text = str(command.get("text") or "").strip()
+        words = text.split()
+        sub = words[0].lower() if words else "help"
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        if len(text) > MAX_COMMAND_TEXT:
+            await _ack_message(
+                ack,
+                blocks_error(f"that is {len(text)} characters; keep it under {MAX_COMMAND_TEXT}"),
+            )
+            return
+        if sub == "help":
+            await _ack_message(ack, _help(ctx))
+        elif sub == "list":
+            incidents = await ctx.engine.list_incidents("open")
+            await _ack_message(
+                ack,
+                blocks.incident_list_message(incidents, ctx.engine.playbooks, ctx.engine.clock()),
+            )
+        elif sub in ("status", "timeline", "resolve"):
+            await _ack_about_incident(ack, ctx, sub, words[1:], user, channel, command)
+        else:
+            await _open(ack, respond, ctx, words, user, channel)
+
+
+async def _ack_about_incident(
+    ack: AsyncAck,
+    ctx: SlackContext,
+    sub: str,
+    args: list[str],
+    user: str,
+    channel: str,
+    command: dict[str, Any],
+) -> None:
+    try:
+        incident = await ctx.incident_here(channel, args[0] if args else None)
+    except BotError as exc:
+        await _ack_message(ack, blocks_error(str(exc)))
+        return
+    if sub == "status":
+        playbook = ctx.engine.playbook(incident.playbook_id)
+        h = headline(incident, playbook, ctx.engine.clock())
+        await _ack_message(ack, blocks.headline_message(h, resolved=incident.status != "open"))
+    elif sub == "resolve":
+        if incident.status != "open":
+            await _ack_message(ack, blocks_error(f"{incident.id} is already {incident.status}"))
+            return
+        await ack()
+        # The trigger id is valid for 3 seconds: open the modal before anything slow.
+        await ctx.rooms.client.views_open(
+            trigger_id=command["trigger_id"], view=views.resolve_modal(incident.id)
+        )
+    else:
+        await ack()
+        await ctx.guard(
+            channel,
+            user,
+            lambda: ctx.rooms.upload(
+                incident,
+                f"timeline-{incident.id}",
+                blocks.timeline_text(incident),
+                incident.links.get("slack.headline_ts", ""),
+            ),
+            "exporting the timeline",
+        )
+
+
+async def _open(
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    ctx: SlackContext,
+    words: list[str],
+    user: str,
+    channel: str,
+) -> None:
+    playbook_id = words[0].lower()
+    services = sorted(ctx.config.services)
+    if playbook_id not in ctx.engine.playbooks:
+        await _ack_message(ack, _help(ctx, f"There is no playbook '{playbook_id[:40]}'."))
+        return
+    rest = words[1:]
+    # A summary only ever follows a service, so a mistyped service is never taken for one.
+    if rest and rest[0] in ctx.config.services:
+        service, summary = rest[0], " ".join(rest[1:])
+    elif not rest and len(services) == 1:
+        service, summary = services[0], ""
+    else:
+        unknown = f"There is no service '{rest[0][:40]}'." if rest else "Name the service."
+        await _ack_message(ack, _help(ctx, unknown))
+        return
+    await ack(response_type="ephemeral", text=f"Opening a {playbook_id} incident for {service} …")
+
+    async def work() -> None:
+        actor = await ctx.identities.actor(user)
+        incident = await ctx.engine.open(playbook_id, service, actor, summary)
+        incident = await ctx.rooms.open_room(incident, user, channel)
+        await respond(
+            response_type="ephemeral",
+            text=f"Opened {incident.id}: <#{incident.links['slack.channel']}>",
+        )
+
+    await ctx.guard(channel, user, work, "opening the incident", respond)
+
+
+def _help(ctx: SlackContext, problem: str = "") -> Message:
+    message = blocks.help_message(ctx.engine.playbooks, sorted(ctx.config.services))
+    if problem:
+        prefix = f":warning: {escape(problem)} "
+        return Message(text=prefix + message.text, blocks=message.blocks)
+    return message
+
+
+def blocks_error(text: str) -> Message:
+    return text_message(f":warning: {text}")
+
+
+async def _ack_message(ack: AsyncAck, message: Message) -> None:
+    await ack(
+        response_type="ephemeral",
+        text=message.text,
+        blocks=[b.to_dict() for b in message.blocks],
+    )

@@ -1,0 +1,208 @@
+"""The stage and approval buttons: every click acks first, then works, then tells the room."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.adapters.slack import actions, blocks, views
+from bot.adapters.slack.actions import ButtonValue
+from bot.adapters.slack.context import SlackContext, markup_message, text_message
+from bot.adapters.slack.escape import escape
+from bot.adapters.slack.rooms import APPROVAL
+from bot.adapters.slack.status import open_status_modal
+from bot.engine.incident import Actor, Incident, StepRun
+from bot.errors import InvalidRequest
+
+Click = Callable[[SlackContext, Incident, ButtonValue, Actor, dict[str, Any]], Awaitable[None]]
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    handlers: dict[str, Click] = {
+        actions.RUN_STAGE: _run_stage,
+        actions.RUN_STEP: _run_step,
+        actions.REQUEST_FIX: _request_fix,
+        actions.APPROVE: _approve,
+        actions.DENY: _deny,
+        actions.MARK_DONE: _mark_done,
+        actions.VERIFY: _verify,
+        actions.ADVANCE: _advance,
+        actions.COMMANDER: _commander,
+        actions.STATUS_MODAL: _status_modal,
+        actions.RESOLVE: _resolve_modal,
+    }
+    for action_id, handler in handlers.items():
+        app.action(action_id)(_listener(ctx, action_id, handler))
+
+    @app.action(re.compile(r".*"))
+    async def unknown(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        channel, user = _where(body)
+        await ctx.tell(channel, user, ":warning: that button is not one of mine", respond)
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str]:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id", ""
+    )
+    return str(channel), str((body.get("user") or {}).get("id", ""))
+
+
+def _listener(ctx: SlackContext, action_id: str, handler: Click) -> Callable[..., Awaitable[None]]:
+    # A modal must open within 3 seconds of the click: skip the group lookup for those.
+    opens_modal = action_id in (actions.STATUS_MODAL, actions.RESOLVE)
+
+    async def listener(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        channel, user = _where(body)
+
+        async def work() -> None:
+            value = ButtonValue.decode((body.get("actions") or [{}])[0].get("value"))
+            incident = await ctx.engine.get(value.incident)
+            _still_valid(incident, value)
+            name = str((body.get("user") or {}).get("name", ""))
+            actor = (
+                Actor(id=user, name=name) if opens_modal else await ctx.identities.actor(user, name)
+            )
+            await handler(ctx, incident, value, actor, body)
+
+        await ctx.guard(channel, user, work, action_id.removeprefix("rb."), respond)
+
+    return listener
+
+
+def _still_valid(incident: Incident, value: ButtonValue) -> None:
+    if incident.status != "open":
+        raise InvalidRequest(f"{incident.id} is {incident.status}; this button no longer acts")
+    if value.stage not in (-1, incident.stage_index):
+        raise InvalidRequest("that stage has passed; use the buttons of the current stage")
+
+
+async def _report_runs(ctx: SlackContext, incident: Incident, runs: list[StepRun]) -> None:
+    incident = await ctx.engine.get(incident.id)
+    playbook = ctx.engine.playbook(incident.playbook_id)
+    reply_to = incident.links.get("slack.stage_ts")
+    message = blocks.results_message(incident, playbook, runs, ctx.engine.causes(incident))
+    await ctx.rooms.post(incident, message, reply_to)
+    for run in runs:
+        if blocks.output_is_long(run) and reply_to:
+            await ctx.rooms.upload(incident, f"{incident.id}-{run.step_id}", run.output, reply_to)
+    await ctx.rooms.refresh_stage(incident)
+    ctx.rooms.refresh_headline(incident.id)
+
+
+async def _run_stage(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    stage = ctx.engine.stage(incident)
+    await ctx.rooms.post(
+        incident,
+        markup_message(f"<@{actor.id}> is running the diagnostics of {escape(stage.title)} …"),
+        incident.links.get("slack.stage_ts"),
+    )
+    await _report_runs(ctx, incident, await ctx.engine.run_stage(incident.id, actor))
+
+
+async def _run_step(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    await _report_runs(ctx, incident, [await ctx.engine.run_step(incident.id, value.step, actor)])
+
+
+async def _request_fix(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    approval = await ctx.engine.request_fix(incident.id, value.step, actor)
+    incident = await ctx.engine.get(incident.id)
+    existing = incident.links.get(APPROVAL + approval.id)
+    if existing:
+        raise InvalidRequest(f"{approval.id} is already waiting for approval")
+    ts = await ctx.rooms.post(incident, blocks.approval_message(incident, approval))
+    await ctx.engine.set_links(incident.id, {APPROVAL + approval.id: ts})
+    ctx.rooms.refresh_headline(incident.id)
+
+
+async def _approve(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    ts = incident.links.get(APPROVAL + value.approval, "")
+
+    async def progress(message: str) -> None:
+        await ctx.rooms.post(incident, text_message(f"verifying: {message}"), ts or None)
+
+    # The engine refuses non-approvers and second clicks before anything runs.
+    await ctx.engine.approve(incident.id, value.approval, actor, progress)
+    await _show_approval(ctx, incident.id, value.approval)
+
+
+async def _deny(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    await ctx.engine.deny(incident.id, value.approval, actor)
+    await _show_approval(ctx, incident.id, value.approval)
+
+
+async def _show_approval(ctx: SlackContext, incident_id: str, approval_id: str) -> None:
+    incident = await ctx.engine.get(incident_id)
+    approval = incident.approvals[approval_id]
+    ts = incident.links.get(APPROVAL + approval_id)
+    message = blocks.approval_message(incident, approval)
+    if ts:
+        await ctx.rooms.update(incident, ts, message)
+        await ctx.rooms.post(incident, message, ts)
+    else:
+        await ctx.rooms.post(incident, message)
+    await ctx.rooms.refresh_stage(incident)
+    ctx.rooms.refresh_headline(incident_id)
+
+
+async def _mark_done(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    incident = await ctx.engine.mark_done(incident.id, value.step, actor)
+    await ctx.rooms.refresh_stage(incident)
+
+
+async def _verify(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    reply_to = incident.links.get("slack.stage_ts")
+
+    async def progress(message: str) -> None:
+        await ctx.rooms.post(incident, text_message(message), reply_to)
+
+    run = await ctx.engine.verify(incident.id, value.step, actor, progress)
+    await _report_runs(ctx, incident, [run])
+
+
+async def _advance(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    incident = await ctx.engine.advance(incident.id, actor)
+    await ctx.rooms.show_stage(incident)
+    ctx.rooms.refresh_headline(incident.id)
+
+
+async def _commander(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    await ctx.engine.claim_commander(incident.id, actor)
+    await ctx.rooms.post(incident, markup_message(f"<@{actor.id}> is now incident commander"))
+    ctx.rooms.refresh_headline(incident.id)
+
+
+async def _status_modal(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    await open_status_modal(ctx, incident, value.step, str(body["trigger_id"]))
+
+
+async def _resolve_modal(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    await ctx.rooms.client.views_open(
+        trigger_id=str(body["trigger_id"]), view=views.resolve_modal(incident.id)
+    )

@@ -1,0 +1,201 @@
+"""Where an incident lives in Slack: its channel (or thread), headline, stage and replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack import blocks
+from bot.adapters.slack.limits import Message, split
+from bot.config import Config
+from bot.engine.engine import Engine
+from bot.engine.headline import Headline, headline
+from bot.engine.incident import Incident
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "slack.channel"
+THREAD = "slack.thread_ts"
+HEADLINE = "slack.headline_ts"
+STAGE = "slack.stage_ts"
+APPROVAL = "slack.approval."
+
+# Headline edits wait this long so a burst of changes becomes one chat.update.
+COALESCE_SECONDS = 1.0
+
+
+def channel_name(prefix: str, incident: Incident) -> str:
+    """`inc-0007-api-down-ecap-api`: lowercase, Slack's allowed characters, at most 80."""
+    raw = f"{prefix}-{incident.id.removeprefix('INC-')}-{incident.playbook_id}-{incident.service}"
+    name = re.sub(r"[^a-z0-9_-]+", "-", raw.lower()).strip("-")
+    return re.sub(r"-{2,}", "-", name)[:80].rstrip("-")
+
+
+class Rooms:
+    def __init__(self, client: AsyncWebClient, engine: Engine, config: Config) -> None:
+        self.client = client
+        self.engine = engine
+        self.config = config
+        self._pending_headlines: dict[str, asyncio.Task[None]] = {}
+
+    # --- opening ------------------------------------------------------------------------
+
+    async def open_room(self, incident: Incident, opener: str, origin_channel: str) -> Incident:
+        """Give a new incident its room, announce it, pin its headline, show its first stage."""
+        playbook = self.engine.playbook(incident.playbook_id)
+        announce_to = self.config.channels.incidents or origin_channel
+        links: dict[str, str] = {}
+        if self.config.channels.mode == "channel":
+            channel = await self._create_channel(incident)
+            links[CHANNEL] = channel
+            await self._invite(channel, opener)
+        else:
+            await self._join(announce_to)
+            root = await self.post_to(
+                announce_to, blocks.announcement_message(incident, playbook, announce_to)
+            )
+            links[CHANNEL], links[THREAD] = announce_to, root
+        incident = await self.engine.set_links(incident.id, links)
+        headline_ts = await self.post(incident, blocks.headline_message(self._headline(incident)))
+        await self._pin(incident.links[CHANNEL], headline_ts)
+        incident = await self.engine.set_links(incident.id, {HEADLINE: headline_ts})
+        if self.config.channels.mode == "channel" and announce_to:
+            await self._join(announce_to)
+            await self.post_to(
+                announce_to,
+                blocks.announcement_message(incident, playbook, incident.links[CHANNEL]),
+            )
+        return await self.show_stage(incident)
+
+    async def _create_channel(self, incident: Incident) -> str:
+        base = channel_name(self.config.channels.prefix, incident)
+        for attempt in range(1, 6):
+            name = base if attempt == 1 else f"{base[:76]}-{attempt}"
+            try:
+                response = await self.client.conversations_create(name=name)
+            except SlackApiError as exc:
+                if exc.response.get("error") == "name_taken":
+                    continue
+                raise
+            return str(response["channel"]["id"])
+        raise RuntimeError(f"no free channel name for {incident.id}")
+
+    async def _invite(self, channel: str, user: str) -> None:
+        try:
+            await self.client.conversations_invite(channel=channel, users=user)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("already_in_channel", "cant_invite_self"):
+                raise
+
+    async def _join(self, channel: str) -> None:
+        try:
+            await self.client.conversations_join(channel=channel)
+        except SlackApiError as exc:
+            # Private channels and DMs cannot be joined; posting will say if we lack access.
+            log.info("could not join %s: %s", channel, exc.response.get("error"))
+
+    async def _pin(self, channel: str, ts: str) -> None:
+        try:
+            await self.client.pins_add(channel=channel, timestamp=ts)
+        except SlackApiError as exc:
+            log.warning("could not pin the headline: %s", exc.response.get("error"))
+
+    # --- posting ------------------------------------------------------------------------
+
+    async def post_to(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
+        """Post (split into several messages if it is too long); returns the first one's ts."""
+        first = ""
+        for part in split(message):
+            response = await self.client.chat_postMessage(
+                channel=channel,
+                text=part.text,
+                blocks=[b.to_dict() for b in part.blocks],
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            first = first or str(response["ts"])
+        return first
+
+    async def post(self, incident: Incident, message: Message, reply_to: str | None = None) -> str:
+        """Post in the incident's room: its channel, or its thread in thread mode."""
+        thread = reply_to or incident.links.get(THREAD)
+        return await self.post_to(incident.links[CHANNEL], message, thread)
+
+    async def update(self, incident: Incident, ts: str, message: Message) -> None:
+        part = split(message)[0]
+        await self.client.chat_update(
+            channel=incident.links[CHANNEL],
+            ts=ts,
+            text=part.text,
+            blocks=[b.to_dict() for b in part.blocks],
+        )
+
+    async def upload(self, incident: Incident, title: str, content: str, reply_to: str) -> None:
+        await self.client.files_upload_v2(
+            channel=incident.links[CHANNEL],
+            thread_ts=reply_to,
+            title=title,
+            filename=re.sub(r"[^A-Za-z0-9_.-]+", "-", title)[:60] + ".txt",
+            content=content,
+        )
+
+    async def ephemeral(self, channel: str, user: str, text: str) -> None:
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as exc:
+            log.warning("could not tell %s: %s", user, exc.response.get("error"))
+
+    # --- the stage and the headline -----------------------------------------------------
+
+    async def show_stage(self, incident: Incident) -> Incident:
+        """Post the current stage's message; older stage messages keep their (now stale) buttons."""
+        messages = blocks.stage_messages(incident, self.engine.playbook(incident.playbook_id))
+        first = ""
+        for message in messages:
+            ts = await self.post(incident, message)
+            first = first or ts
+        return await self.engine.set_links(incident.id, {STAGE: first})
+
+    async def refresh_stage(self, incident: Incident) -> None:
+        ts = incident.links.get(STAGE)
+        if ts:
+            playbook = self.engine.playbook(incident.playbook_id)
+            await self.update(incident, ts, blocks.stage_messages(incident, playbook)[0])
+
+    def refresh_headline(self, incident_id: str) -> None:
+        """Edit the pinned headline soon; many changes in a burst make one edit."""
+        if incident_id in self._pending_headlines:
+            return
+        task = asyncio.create_task(self._edit_headline_later(incident_id))
+        self._pending_headlines[incident_id] = task
+
+    async def flush_headlines(self) -> None:
+        """Wait for pending headline edits (shutdown, tests)."""
+        while self._pending_headlines:
+            await asyncio.gather(*self._pending_headlines.values(), return_exceptions=True)
+
+    async def _edit_headline_later(self, incident_id: str) -> None:
+        try:
+            await asyncio.sleep(COALESCE_SECONDS)
+            self._pending_headlines.pop(incident_id, None)
+            incident = await self.engine.get(incident_id)
+            ts = incident.links.get(HEADLINE)
+            if ts:
+                message = blocks.headline_message(
+                    self._headline(incident), resolved=incident.status != "open"
+                )
+                await self.update(incident, ts, message)
+        except Exception as exc:
+            log.warning("headline of %s not updated: %s", incident_id, exc)
+        finally:
+            if self._pending_headlines.get(incident_id) is asyncio.current_task():
+                del self._pending_headlines[incident_id]
+
+    def _headline(self, incident: Incident) -> Headline:
+        playbook = self.engine.playbook(incident.playbook_id)
+        return headline(incident, playbook, self.engine.clock())

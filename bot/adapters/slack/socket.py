@@ -1,0 +1,52 @@
+"""Slack over Socket Mode (no public URL), with `/healthz` and `/readyz` still served over HTTP."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.adapters.slack.server import listening, required, until_signalled, web_app
+from bot.app import running_engine
+from bot.config import Config
+from bot.engine.engine import Engine
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+
+@asynccontextmanager
+async def socket_mode(
+    bolt: AsyncApp, engine: Engine, app_token: str, host: str, port: int
+) -> AsyncIterator[int]:
+    """Connects `bolt` over Socket Mode and serves health on host:port; yields the bound port."""
+    handler = AsyncSocketModeHandler(bolt, app_token=app_token)
+    async with listening(web_app(bolt, engine), host, port) as bound:
+        try:
+            # The SDK retries a refused token forever; asking first makes it a one-line error.
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+        except SlackApiError as exc:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            error = exc.response.get("error") or exc.response.status_code
+            raise ConfigError(f"Slack refused the Socket Mode connection: {error}") from None
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        try:
+            yield bound
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+async def run_socket_mode(settings: Settings, config: Config, host: str, port: int) -> None:
+    """Slack over Socket Mode until SIGTERM or SIGINT, then a clean shutdown."""
+    required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
+    app_token = required(settings.slack_app_token, "SLACK_APP_TOKEN")
+    from bot.adapters.slack.app import build_slack_app
+
+    async with running_engine(settings, config) as engine:
+        bolt = build_slack_app(engine, config, settings, socket_mode=True)
+        async with socket_mode(bolt, engine, app_token, host, port) as bound:
+            print(f"runbook-bot: Slack over Socket Mode; health on {host}:{bound}", file=sys.stderr)
+            await until_signalled()
