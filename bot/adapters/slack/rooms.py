@@ -64,12 +64,19 @@ class Rooms:
         await self._pin(incident.links[CHANNEL], headline_ts)
         incident = await self.engine.set_links(incident.id, {HEADLINE: headline_ts})
         if self.config.channels.mode == "channel" and announce_to:
-            await self._join(announce_to)
-            await self.post_to(
-                announce_to,
-                blocks.announcement_message(incident, playbook, incident.links[CHANNEL]),
-            )
+            await self._announce(incident, announce_to)
         return await self.show_stage(incident)
+
+    async def _announce(self, incident: Incident, channel: str) -> None:
+        """Tell the incidents channel; the incident is open and usable even if this fails."""
+        playbook = self.engine.playbook(incident.playbook_id)
+        message = blocks.announcement_message(incident, playbook, incident.links[CHANNEL])
+        await self._join(channel)
+        try:
+            await self.post_to(channel, message)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning("could not announce %s in %s: %s", incident.id, channel, error)
 
     async def _create_channel(self, incident: Incident) -> str:
         base = channel_name(self.config.channels.prefix, incident)
