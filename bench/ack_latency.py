@@ -1,42 +1,37 @@
 """Ack latency of `POST /slack/events`: the product's Bolt app against a bare app that only acks.
 
 Sends signed slash commands and button clicks (200 each by default), 50 at a time, to each app
-behind the same server wiring (signature check, replay claim, body cap), and prints p50 and p99 of
-both and the p99 ratio (goal < 1.5). The product opens a real incident per command against the
-sandbox cluster and claims commander per click, all after its ack. The Slack Web API stand-in and
-the load generator run on their own thread and event loop, so each app has a loop to itself.
+and prints p50 and p99 of both and the p99 ratio (goal < 1.5). Each app runs in its own process
+behind the same server wiring (signature check, replay claim, body cap): the product as
+`runbook-bot serve`, the baseline as bench/bare_app.py. The product opens a real incident per
+command against the sandbox cluster and claims commander per click, all after its ack. This
+process holds the Slack Web API stand-in, the sandbox and the load generator, so their work does
+not compete with the app under test for its interpreter. `--profile FILE` runs the product
+under cProfile and writes its stats there.
 
-    .venv/bin/python bench/ack_latency.py [--requests 200] [--concurrency 50]
+    .venv/bin/python bench/ack_latency.py [--requests 200] [--concurrency 50] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
+import os
 import re
+import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import aiohttp
-from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
+import yaml
 
-from bot.adapters.slack.app import build_slack_app
-from bot.adapters.slack.client import web_client
-from bot.adapters.slack.server import listening, web_app
-from bot.app import running_engine
-from bot.config import Channels, Config, ServiceBinding
-from bot.engine.engine import Engine
 from bot.sandbox import Sandbox
-from bot.settings import Settings
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_signing import (
     FORM_CONTENT_TYPE,
@@ -50,103 +45,108 @@ USER = "U0ALICE"
 CHANNEL = "C0GENERAL"
 COMMANDER = "rb.commander"
 REPO = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
+VENV_BIN = REPO / ".venv" / "bin"
+BOT_VARIABLES = ("SLACK_", "RUNBOOK_BOT_", "REDIS_URL", "KUBECONFIG", "DOCKER_HOST")
+LISTENING = re.compile(r"Slack over HTTP on [^:\s]+:(\d+)")
 
 
-def bench_settings(api: SlackApiStandIn, folder: Path, kubeconfig: str | None) -> Settings:
-    return dataclasses.replace(
-        Settings.from_env({}),
-        slack_bot_token=api.bot_token,
-        slack_signing_secret=SECRET,
-        slack_api_url=api.url,
-        kubeconfig=kubeconfig,
-        redis_url=None,
-        state_path=folder / "state.db",
-        playbooks_dir=REPO / "playbooks",
-        templates_dir=REPO / "templates",
+def server_env(api: SlackApiStandIn, sandbox: Sandbox, folder: Path) -> dict[str, str]:
+    """This process's environment without the bot's settings, plus the bench's (same for both)."""
+    config = {
+        "services": {sandbox.service_name: sandbox.binding()},
+        "approvers": [USER],
+        "channels": {"incidents": CHANNEL},
+    }
+    config_path = folder / "runbook-bot.yml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_VARIABLES)}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        SLACK_BOT_TOKEN=api.bot_token,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=api.url,
+        RUNBOOK_BOT_CONFIG=str(config_path),
+        KUBECONFIG=str(sandbox.write_kubeconfig(folder / "kubeconfig")),
+        RUNBOOK_BOT_STATE=str(folder / "state.db"),
+        RUNBOOK_BOT_PLAYBOOKS=str(REPO / "playbooks"),
+        RUNBOOK_BOT_TEMPLATES=str(REPO / "templates"),
     )
+    return env
 
 
-@asynccontextmanager
-async def bare_app(api: SlackApiStandIn, folder: Path) -> AsyncIterator[tuple[AsyncApp, Engine]]:
-    """The baseline: a Bolt app whose every listener only acks, over an engine for the server."""
-    settings = bench_settings(api, folder, None)
-    async with running_engine(settings, Config()) as engine:
-        app = AsyncApp(client=web_client(settings), signing_secret=SECRET)
-
-        async def ack_only(ack: AsyncAck) -> None:
-            await ack()
-
-        app.command("/incident")(ack_only)
-        app.action(re.compile(".*"))(ack_only)
-        yield app, engine
+def bare_command() -> list[str]:
+    return [str(VENV_BIN / "python"), str(REPO / "bench" / "bare_app.py")]
 
 
-@asynccontextmanager
-async def product_app(
-    api: SlackApiStandIn, folder: Path, sandbox: Sandbox
-) -> AsyncIterator[tuple[AsyncApp, Engine]]:
-    """The product's Bolt app over a sandbox-backed engine."""
-
-    kubeconfig = str(sandbox.write_kubeconfig(folder / "kubeconfig"))
-    settings = bench_settings(api, folder, kubeconfig)
-    config = Config(
-        services={"ecap-api": ServiceBinding.model_validate(sandbox.binding())},
-        approvers=[USER],
-        channels=Channels(incidents=CHANNEL),
-    )
-    async with running_engine(settings, config) as engine:
-        yield build_slack_app(engine, config, settings), engine
+def product_command(profile: Path | None) -> list[str]:
+    if profile is None:
+        return [str(VENV_BIN / "runbook-bot"), "serve"]
+    # Same entry point as the runbook-bot script; stats are written on the clean SIGTERM exit.
+    python = str(VENV_BIN / "python")
+    return [python, "-m", "cProfile", "-o", str(profile), "-m", "bot.cli", "serve"]
 
 
-class Background(threading.Thread, Generic[T]):
-    """Runs an async context manager on its own thread and event loop, so loads do not mix."""
+def log_text(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")
 
-    def __init__(self, factory: Callable[[], AbstractAsyncContextManager[T]]) -> None:
-        super().__init__(daemon=True)
-        self._factory = factory
-        self._held = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._release: asyncio.Event | None = None
-        self._value: T | None = None
-        self._error: BaseException | None = None
 
-    def run(self) -> None:
+async def listening_port(process: asyncio.subprocess.Process, log: Path) -> int:
+    """The port the server announces on stderr; exits the bench if it dies or never does."""
+    for _ in range(600):  # bounds a hang on a loaded box
+        found = LISTENING.search(log_text(log))
+        if found:
+            return int(found.group(1))
+        if process.returncode is not None:
+            break
+        await asyncio.sleep(0.1)
+    sys.exit(f"the server did not start:\n{log_text(log)}")
+
+
+async def healthy(session: aiohttp.ClientSession, origin: str) -> None:
+    """Waits until /healthz answers ok."""
+    for _ in range(300):
         try:
-            asyncio.run(self._hold())
-        except BaseException as exc:
-            self._error = exc
-        finally:
-            self._held.set()
-
-    async def _hold(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._release = asyncio.Event()
-        async with self._factory() as value:
-            self._value = value
-            self._held.set()
-            await self._release.wait()
-
-    async def __aenter__(self) -> T:
-        self.start()
-        await asyncio.to_thread(self._held.wait)
-        if self._value is None:
-            sys.exit(f"could not start: {self._error}")
-        return self._value
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._loop is not None and self._release is not None:
-            self._loop.call_soon_threadsafe(self._release.set)
-        await asyncio.to_thread(self.join)
+            async with session.get(f"{origin}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    sys.exit(f"{origin}/healthz never answered")
 
 
 @asynccontextmanager
-async def serving(app: AbstractAsyncContextManager[tuple[AsyncApp, Engine]]) -> AsyncIterator[str]:
-    """The app behind the real server wiring; yields its events URL."""
-    async with app as (bolt, engine):
-        server = web_app(bolt, engine, signing_secret=SECRET)
-        async with listening(server, "127.0.0.1", 0) as port:
-            yield f"http://127.0.0.1:{port}/slack/events"
+async def server(
+    argv: list[str], env: dict[str, str], folder: Path, session: aiohttp.ClientSession
+) -> AsyncIterator[str]:
+    """The app under test in its own process until the block ends; yields its events URL."""
+    log = folder / "server.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            *argv, "--host", "127.0.0.1", "--port", "0",
+            env=env, cwd=folder, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    try:
+        origin = f"http://127.0.0.1:{await listening_port(process, log)}"
+        await healthy(session, origin)
+        yield f"{origin}/slack/events"
+    finally:
+        await stopped(process, log)
+
+
+async def stopped(process: asyncio.subprocess.Process, log: Path) -> None:
+    """SIGTERM and a clean exit; SIGKILL if it hangs. Says so when the exit was not clean."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 60)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    if process.returncode != 0:
+        tail = log_text(log)[-2000:]
+        print(f"  warning: the server exited with {process.returncode}:\n{tail}", file=sys.stderr)
 
 
 async def timed_post(session: aiohttp.ClientSession, url: str, body: bytes) -> float:
@@ -171,11 +171,11 @@ async def measure(
     return latencies
 
 
-def commands(api: SlackApiStandIn, count: int) -> list[bytes]:
+def commands(api: SlackApiStandIn, service: str, count: int) -> list[bytes]:
     return [
         slash_command_body(
             response_url=api.response_url(CHANNEL),
-            text=f"api-down ecap-api bench {n}",
+            text=f"api-down {service} bench {n}",
             user_id=USER,
             channel_id=CHANNEL,
         )
@@ -211,12 +211,13 @@ def commander_button(api: SlackApiStandIn) -> dict[str, Any] | None:
     return None
 
 
-async def open_first_incident(
-    session: aiohttp.ClientSession, url: str, api: SlackApiStandIn
+async def first_button(
+    session: aiohttp.ClientSession, url: str, api: SlackApiStandIn, service: str, product: bool
 ) -> dict[str, Any]:
-    """Opens one incident (also the warm-up) and returns its claim-commander button."""
-    [body] = commands(api, 1)
-    await timed_post(session, url, body)
+    """Sends one command; the product's incident gives the button to click, the bare app a dummy."""
+    await measure(session, url, commands(api, service, 1), 1)
+    if not product:
+        return {"value": '{"i":"INC-0001"}', "channel": CHANNEL, "ts": ""}
     for _ in range(600):  # bounds a hang on a loaded box
         button = commander_button(api)
         if button is not None:
@@ -246,16 +247,18 @@ def summary(samples: list[float]) -> str:
 
 
 async def run_one(
-    name: str, app: Callable[[], AbstractAsyncContextManager[tuple[AsyncApp, Engine]]],
-    api: SlackApiStandIn, requests: int, concurrency: int, warm_up_with_incident: bool,
+    name: str, argv: list[str], env: dict[str, str], folder: Path, api: SlackApiStandIn,
+    service: str, requests: int, concurrency: int, product: bool,
 ) -> list[float]:  # fmt: skip
-    async with Background(lambda: serving(app())) as url, aiohttp.ClientSession() as session:
-        if warm_up_with_incident:
-            button = await open_first_incident(session, url, api)
-        else:
-            button = {"value": '{"i":"INC-0001"}', "channel": CHANNEL, "ts": ""}
-            await measure(session, url, commands(api, concurrency), concurrency)
-        by_command = await measure(session, url, commands(api, requests), concurrency)
+    """Warms the app up with one wave, lets it settle, then measures commands and then clicks."""
+    async with aiohttp.ClientSession() as session, server(argv, env, folder, session) as url:
+        button = await first_button(session, url, api, service, product)
+        # A full wave, so the measured waves find every connection already open.
+        half = concurrency // 2
+        warm_up = commands(api, service, half) + clicks(api, button, concurrency - half)
+        await measure(session, url, warm_up, concurrency)
+        await settle(api)
+        by_command = await measure(session, url, commands(api, service, requests), concurrency)
         by_click = await measure(session, url, clicks(api, button, requests), concurrency)
         await settle(api)
     print(f"  {name:<9} {summary(by_command + by_click)}")
@@ -263,23 +266,24 @@ async def run_one(
     return by_command + by_click
 
 
-async def main(requests: int, concurrency: int) -> None:
+async def main(requests: int, concurrency: int, profile: Path | None) -> None:
     print(
         f"ack latency: {requests} slash commands + {requests} button clicks, "
-        f"{concurrency} at a time, signed, over HTTP to /slack/events"
+        f"{concurrency} at a time, signed, over HTTP to /slack/events, each app in its own process"
     )
     with tempfile.TemporaryDirectory() as tmp, Sandbox.start(ready_delay=0.0) as sandbox:
-        folder = Path(tmp)
-        (folder / "bare").mkdir()
-        (folder / "product").mkdir()
-        async with Background(SlackApiStandIn) as api:
+        bare_dir, product_dir = Path(tmp) / "bare", Path(tmp) / "product"
+        bare_dir.mkdir()
+        product_dir.mkdir()
+        service = sandbox.service_name
+        async with SlackApiStandIn() as api:
             bare = await run_one(
-                "bare Bolt", lambda: bare_app(api, folder / "bare"),
-                api, requests, concurrency, False,
+                "bare Bolt", bare_command(), server_env(api, sandbox, bare_dir), bare_dir,
+                api, service, requests, concurrency, False,
             )  # fmt: skip
             product = await run_one(
-                "product", lambda: product_app(api, folder / "product", sandbox),
-                api, requests, concurrency, True,
+                "product", product_command(profile), server_env(api, sandbox, product_dir),
+                product_dir, api, service, requests, concurrency, True,
             )  # fmt: skip
     ratio = percentiles(product)[1] / percentiles(bare)[1]
     print(f"  p99 ratio product/bare: {ratio:5.2f}   (goal < 1.5)")
@@ -289,5 +293,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="commands, and as many clicks")
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--profile", type=Path, help="write the product's cProfile stats here")
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.concurrency))
+    profile = args.profile.resolve() if args.profile else None
+    asyncio.run(main(args.requests, args.concurrency, profile))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 
 from bot.adapters.slack import commands, interactions, status
@@ -16,7 +17,12 @@ from bot.settings import Settings
 
 
 def build_slack_app(
-    engine: Engine, config: Config, settings: Settings, *, socket_mode: bool = False
+    engine: Engine,
+    config: Config,
+    settings: Settings,
+    *,
+    socket_mode: bool = False,
+    session: aiohttp.ClientSession | None = None,
 ) -> AsyncApp:
     """Every listener acks first and works after, so Slack always hears back within 3 s.
 
@@ -27,7 +33,7 @@ def build_slack_app(
         raise ConfigError("SLACK_BOT_TOKEN is not set")
     if not socket_mode and not settings.slack_signing_secret:
         raise ConfigError("SLACK_SIGNING_SECRET is not set")
-    client = web_client(settings)
+    client = web_client(settings, session)
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -15,10 +16,12 @@ RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
 
 
-def web_client(settings: Settings) -> AsyncWebClient:
+def web_client(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """A client on SLACK_API_URL with the bot token, retrying 429s and dropped connections."""
     return AsyncWebClient(
         token=settings.slack_bot_token,
+        # One pooled session: without it slack_sdk opens a new connection for every call.
+        session=session,
         # The SDK appends method names to the base URL as is.
         base_url=settings.slack_api_url.rstrip("/") + "/",
         retry_handlers=[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -198,9 +199,11 @@ async def serve(settings: Settings, config: Config, host: str, port: int) -> Non
     signing_secret = required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
     from bot.adapters.slack.app import build_slack_app
 
-    async with running_engine(settings, config) as engine:
-        bolt = build_slack_app(engine, config, settings)
+    async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
+        bolt = build_slack_app(engine, config, settings, session=session)
         app = web_app(bolt, engine, signing_secret=signing_secret)
         async with listening(app, host, port) as bound:
             print(f"runbook-bot: Slack over HTTP on {host}:{bound}{EVENTS_PATH}", file=sys.stderr)
+            # Start-up objects live for the whole run: keep the collector from rescanning them.
+            gc.freeze()
             await until_signalled()

@@ -6,6 +6,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -45,8 +46,8 @@ async def run_socket_mode(settings: Settings, config: Config, host: str, port: i
     app_token = required(settings.slack_app_token, "SLACK_APP_TOKEN")
     from bot.adapters.slack.app import build_slack_app
 
-    async with running_engine(settings, config) as engine:
-        bolt = build_slack_app(engine, config, settings, socket_mode=True)
+    async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
+        bolt = build_slack_app(engine, config, settings, socket_mode=True, session=session)
         async with socket_mode(bolt, engine, app_token, host, port) as bound:
             print(f"runbook-bot: Slack over Socket Mode; health on {host}:{bound}", file=sys.stderr)
             await until_signalled()
