@@ -118,9 +118,10 @@ async def _drill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _console(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.adapters.console import Console
+    from bot.adapters.console import Console, ConsoleNotifier
     from bot.app import running_engine
     from bot.engine.incident import Actor
+    from bot.engine.scheduler import Scheduler, process_owner
 
     _refuse_invalid_playbooks(settings)
     config = load_config(settings.config_path)
@@ -131,7 +132,8 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
         )  # fmt: skip
         if args.incident:
             await console.execute(f"use {args.incident}")
-        return await console.run()
+        async with Scheduler(engine, ConsoleNotifier(console), owner=process_owner()):
+            return await console.run()
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:

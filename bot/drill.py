@@ -7,10 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from bot.adapters.console import Console
+from bot.adapters.console import Console, ConsoleNotifier
 from bot.app import running_engine
 from bot.config import Config, ServiceBinding
 from bot.engine.incident import Actor
+from bot.engine.scheduler import Scheduler, process_owner
 from bot.errors import NotFound
 from bot.sandbox import Sandbox, list_scenarios
 from bot.settings import Settings
@@ -73,4 +74,5 @@ async def run_drill(
             )
             console.incident_id = incident.id
             await console.show_overview()
-            return await console.run()
+            async with Scheduler(engine, ConsoleNotifier(console), owner=process_owner()):
+                return await console.run()

@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from bot.adapters import text
+from bot.config import EscalationContact
 from bot.engine.engine import Engine
 from bot.engine.headline import headline
-from bot.engine.incident import Actor, Incident
+from bot.engine.incident import Actor, Incident, TimerKind
 from bot.errors import BotError, InvalidRequest
-from bot.playbooks.models import ManualStep
+from bot.playbooks.models import EscalationLevel, ManualStep
 from bot.redact import redact
 
 HELP = """\
@@ -31,6 +32,8 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   say NAME [eta=...]     fill a status-update template and post it
   next | goto STAGE      move to the next stage, or to a stage by id
   commander              claim incident commander
+  escalate LEVEL | onit LEVEL        escalate now, or acknowledge a nudge without escalating
+  snooze escalation|reminder [MIN]   snooze nudges (default 10 minutes);  mute | unmute reminders
   timeline               everything that happened, in order
   open PLAYBOOK SERVICE [SUMMARY]   open an incident;  list / use ID   switch incidents
   resolve [ROOT CAUSE] [-- RESOLUTION]   resolve and print the post-incident document
@@ -58,6 +61,8 @@ class Console:
             "draft": self._draft, "say": self._say, "next": self._next, "goto": self._goto,
             "commander": self._commander, "timeline": self._timeline, "open": self._open,
             "list": self._list, "use": self._use, "resolve": self._resolve,
+            "escalate": self._escalate, "onit": self._on_it, "snooze": self._snooze,
+            "mute": self._mute, "unmute": self._unmute,
         }  # fmt: skip
 
     def say(self, message: str) -> None:
@@ -252,6 +257,36 @@ class Console:
         self.say(f"{incident.id} resolved.\n")
         self.say(await self.engine.post_incident_document(incident.id))
 
+    async def _escalate(self, args: list[str]) -> None:
+        level = _level(args, "escalate LEVEL")
+        incident = await self.engine.escalate_now((await self.current()).id, level, self.actor)
+        contacts = self.engine.config.escalation.get(level)
+        who = (
+            ", ".join(contacts.notify) if contacts and contacts.notify else "no contacts configured"
+        )
+        self.say(f"{incident.id} escalated to level {level}: notify {who}")
+
+    async def _on_it(self, args: list[str]) -> None:
+        level = _level(args, "onit LEVEL")
+        await self.engine.acknowledge_escalation((await self.current()).id, level, self.actor)
+        self.say(f"Level {level} acknowledged: no more nudges for it.")
+
+    async def _snooze(self, args: list[str]) -> None:
+        if not args or args[0] not in ("escalation", "reminder") or len(args) > 2:
+            raise InvalidRequest("usage: snooze escalation|reminder [MINUTES]")
+        minutes = _number(args[1], "MINUTES") if len(args) == 2 else 10
+        kind: TimerKind = "escalation" if args[0] == "escalation" else "reminder"
+        await self.engine.snooze((await self.current()).id, kind, minutes, self.actor)
+        self.say(f"{args[0].capitalize()} nudges snoozed for {minutes} min.")
+
+    async def _mute(self, args: list[str]) -> None:
+        await self.engine.mute_reminders((await self.current()).id, self.actor, True)
+        self.say("Status-update reminders muted.")
+
+    async def _unmute(self, args: list[str]) -> None:
+        await self.engine.mute_reminders((await self.current()).id, self.actor, False)
+        self.say("Status-update reminders back on.")
+
     def _title(self, incident: Incident, step_id: str) -> str:
         found = self.engine.playbook(incident.playbook_id).find_step(step_id)
         return found[1].title if found else step_id
@@ -261,6 +296,20 @@ def _one(args: list[str], usage: str) -> str:
     if len(args) != 1:
         raise InvalidRequest(f"usage: {usage}")
     return args[0]
+
+
+def _contacts(contacts: EscalationContact | None) -> str:
+    return ", ".join(contacts.notify) if contacts and contacts.notify else "no contacts configured"
+
+
+def _number(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise InvalidRequest(f"{what} must be a whole number, not '{text[:20]}'")
+    return int(text)
+
+
+def _level(args: list[str], usage: str) -> int:
+    return _number(_one(args, usage), "LEVEL")
 
 
 def _template_args(args: list[str]) -> tuple[str, str]:
@@ -275,3 +324,33 @@ def _latest_pending(incident: Incident) -> str:
     if not pending:
         raise InvalidRequest("no fix is waiting for approval (fix STEP requests one)")
     return pending[-1]
+
+
+class ConsoleNotifier:
+    """Prints escalation nudges and status reminders between the responder's commands."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    async def escalation_due(
+        self,
+        incident: Incident,
+        level: EscalationLevel,
+        contacts: EscalationContact | None,
+        late: bool,
+    ) -> None:
+        who = (
+            ", ".join(contacts.notify) if contacts and contacts.notify else "no contacts configured"
+        )
+        self.console.say(
+            f"\n!! {incident.id}: time to escalate to level {level.level} ({level.title}); "
+            f"notify {who}{' (late: the bot was down when this was due)' if late else ''}.\n"
+            f"   `escalate {level.level}`, `onit {level.level}` or `snooze escalation 10`"
+        )
+
+    async def status_reminder(self, incident: Incident, late: bool) -> None:
+        self.console.say(
+            f"\n!! {incident.id}: a status update is due"
+            f"{' (late: the bot was down when this was due)' if late else ''}. "
+            "`say update`, `snooze reminder 10` or `mute`"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -12,14 +13,26 @@ from bot.config import Config
 from bot.engine.approvals import ApprovalPolicy
 from bot.engine.context import template_context
 from bot.engine.diagnosis import CauseMatch, suggest_causes
-from bot.engine.incident import BOT, Actor, Approval, Incident, ManualDone, StatusUpdate, StepRun
+from bot.engine.incident import (
+    BOT,
+    Actor,
+    Approval,
+    Incident,
+    ManualDone,
+    Mark,
+    StatusUpdate,
+    StepRun,
+    TimerKind,
+)
 from bot.engine.runner import ActionRunner
+from bot.engine.timers import Timer, pending_timers, progress
 from bot.errors import ConflictError, InvalidRequest, NotFound
 from bot.executors.base import CheckResult, ReadAction
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.models import (
     CommunicationStep,
     DiagnosticStep,
+    EscalationLevel,
     FixStep,
     ManualStep,
     Playbook,
@@ -34,9 +47,12 @@ from bot.templates import TemplateRenderer
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 Progress = Callable[[str], Awaitable[None]]
+Listener = Callable[[Incident], None]
+log = logging.getLogger(__name__)
 
 _CONFLICT_RETRIES = 20
 _CLAIM_SECONDS = 300.0
+_MAX_SNOOZE_MINUTES = 240
 
 
 def _utcnow() -> datetime:
@@ -66,6 +82,16 @@ class Engine:
         self.approval_ttl = approval_ttl
         self.fix_timeout = fix_timeout
         self._owner = f"{os.uname().nodename}:{os.getpid()}"
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._listeners: list[Listener] = []
+
+    def on_change(self, listener: Listener) -> None:
+        """Call listener with every incident this engine opens or changes, once stored."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -117,6 +143,7 @@ class Engine:
             + (f": {incident.summary}" if incident.summary else ""),
         )
         await self.store.insert(Record(incident.id, incident.status, 1, incident.model_dump_json()))
+        self._changed(incident)
         return incident
 
     async def claim_commander(self, incident_id: str, actor: Actor) -> Incident:
@@ -478,27 +505,150 @@ class Engine:
         context = template_context(incident, playbook, self.config, self.clock())
         return self.templates.render(playbook.post_incident_document, context)
 
+    # --- escalation and reminders -----------------------------------------------------
+
+    async def escalate_now(self, incident_id: str, level: int, actor: Actor) -> Incident:
+        """Record that a level was escalated to; the caller notifies its contacts."""
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            found = self._level(incident, level)
+            done = incident.timers.escalated.get(level)
+            if done is not None:
+                raise InvalidRequest(f"level {level} was already escalated by {done.by}")
+            incident.timers.escalated[level] = Mark(by=actor.label, at=self.clock())
+            incident.record(
+                self.clock(), actor, "escalated", f"escalated to level {level} ({found.title})"
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def acknowledge_escalation(self, incident_id: str, level: int, actor: Actor) -> Incident:
+        """ "We're on it": stop nudging about this level without escalating."""
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            found = self._level(incident, level)
+            done = incident.timers.acknowledged.get(level)
+            if done is not None:
+                raise InvalidRequest(f"level {level} was already acknowledged by {done.by}")
+            incident.timers.acknowledged[level] = Mark(by=actor.label, at=self.clock())
+            incident.record(
+                self.clock(),
+                actor,
+                "escalation-acknowledged",
+                f"on it: level {level} ({found.title}) not escalated for now",
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def snooze(
+        self, incident_id: str, kind: TimerKind, minutes: int, actor: Actor
+    ) -> Incident:
+        if kind not in ("escalation", "reminder"):
+            raise InvalidRequest(f"cannot snooze '{kind}': snooze escalation or reminder")
+        if not 1 <= minutes <= _MAX_SNOOZE_MINUTES:
+            raise InvalidRequest(f"snooze for 1 to {_MAX_SNOOZE_MINUTES} minutes, not {minutes}")
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            until = self.clock() + timedelta(minutes=minutes)
+            incident.timers.snoozed_until[kind] = until
+            incident.record(
+                self.clock(),
+                actor,
+                "snoozed",
+                f"{kind} nudges snoozed for {minutes} min (until {until:%H:%M} UTC)",
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def mute_reminders(self, incident_id: str, actor: Actor, muted: bool = True) -> Incident:
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            if incident.timers.reminders_muted == muted:
+                raise InvalidRequest(f"status reminders are already {'muted' if muted else 'on'}")
+            incident.timers.reminders_muted = muted
+            incident.record(
+                self.clock(),
+                actor,
+                "reminders-muted" if muted else "reminders-unmuted",
+                "status-update reminders " + ("muted" if muted else "back on"),
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def fire_timer(self, incident_id: str, key: str, late: bool) -> tuple[Incident, Timer]:
+        """Record that a due timer fired; InvalidRequest if it is no longer due or fired."""
+
+        def change(incident: Incident) -> Timer:
+            self._require_open(incident)
+            now = self.clock()
+            playbook = self.playbook(incident.playbook_id)
+            timer = next((t for t in pending_timers(incident, playbook) if t.key == key), None)
+            if timer is None:
+                raise InvalidRequest(f"timer {key} of {incident.id} is no longer pending")
+            incident.timers.fired.append(key)
+            lateness = " (late: the bot was not running when it was due)" if late else ""
+            if timer.level is not None:
+                event = "escalation-due"
+                what = f"escalation to level {timer.level.level} ({timer.level.title}) is due"
+            else:
+                incident.timers.last_reminder_at = now
+                event = "status-reminder"
+                last = incident.status_updates[-1:]
+                since = f"last one {last[0].posted_at:%H:%M} UTC" if last else "none posted yet"
+                what = f"a status update is due ({since})"
+            incident.record(now, BOT, event, f"{what}{lateness}: {progress(incident, now)}")
+            return timer
+
+        return await self._mutate(incident_id, change, BOT)
+
     # --- helpers ----------------------------------------------------------------------
+
+    def _changed(self, incident: Incident) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(incident)
+            except Exception as exc:
+                # A listener (the scheduler) must never fail the responder's action.
+                log.error("change listener failed for %s: %s", incident.id, exc)
+
+    def _level(self, incident: Incident, level: int) -> EscalationLevel:
+        levels = self.playbook(incident.playbook_id).escalation
+        for found in levels:
+            if found.level == level:
+                return found
+        known = ", ".join(str(lv.level) for lv in levels) or "none defined"
+        raise InvalidRequest(f"no escalation level {level} (levels: {known})")
 
     async def _mutate(
         self, incident_id: str, change: Callable[[Incident], T], actor: Actor
     ) -> tuple[Incident, T]:
-        """Load, change and compare-and-set, retrying when another writer got there first."""
-        for _ in range(_CONFLICT_RETRIES):
-            record = await self.store.load(incident_id)
-            if record is None:
-                raise NotFound(f"no incident {incident_id}")
-            incident = Incident.model_validate_json(record.body)
-            result = change(incident)
-            if actor.id != BOT.id and incident.acknowledged_at is None:
-                incident.acknowledged_at = self.clock()
-            try:
-                await self.store.replace(
-                    Record(record.id, incident.status, record.version, incident.model_dump_json())
-                )
-            except ConflictError:
-                continue
-            return incident, result
+        """Load, change and compare-and-set, retrying when another writer got there first.
+
+        Writers in this process queue on a per-incident lock, so only other replicas can
+        conflict; a burst of clicks on one incident does not spin through retries.
+        """
+        lock = self._locks.setdefault(incident_id, asyncio.Lock())
+        async with lock:
+            for _ in range(_CONFLICT_RETRIES):
+                record = await self.store.load(incident_id)
+                if record is None:
+                    raise NotFound(f"no incident {incident_id}")
+                incident = Incident.model_validate_json(record.body)
+                result = change(incident)
+                if actor.id != BOT.id and incident.acknowledged_at is None:
+                    incident.acknowledged_at = self.clock()
+                body = incident.model_dump_json()
+                try:
+                    await self.store.replace(
+                        Record(record.id, incident.status, record.version, body)
+                    )
+                except ConflictError:
+                    continue
+                self._changed(incident)
+                return incident, result
         raise ConflictError(f"{incident_id} is changing too fast; try again")
 
     def _step(self, incident: Incident, step_id: str) -> Step:

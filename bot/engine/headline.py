@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.engine.incident import Incident
+from bot.engine.timers import next_escalation as next_escalation_text
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
 
@@ -30,19 +31,7 @@ class Headline:
 def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
     end = incident.resolved_at or now
     elapsed = end - incident.opened_at
-    upcoming = [level for level in playbook.escalation if level.after > elapsed]
-    if incident.status != "open":
-        next_escalation = "none (resolved)"
-    elif upcoming:
-        level = upcoming[0]
-        next_escalation = (
-            f"level {level.level} ({level.title}) in {humanize(level.after - elapsed)}"
-        )
-    elif playbook.escalation:
-        last = playbook.escalation[-1]
-        next_escalation = f"level {last.level} ({last.title}) is due now"
-    else:
-        next_escalation = "none defined"
+    next_escalation = next_escalation_text(incident, playbook, now)
     if incident.status_updates:
         last_update = incident.status_updates[-1]
         last_status = f"{last_update.template}, {humanize(now - last_update.posted_at)} ago"

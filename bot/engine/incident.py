@@ -95,6 +95,28 @@ class TimelineEntry(BaseModel):
     step_id: str | None = None
 
 
+TimerKind = Literal["escalation", "reminder"]
+
+
+class Mark(BaseModel):
+    """Who pressed a timer's button, and when."""
+
+    by: str
+    at: datetime
+
+
+class TimerState(BaseModel):
+    """What the escalation and reminder timers need; timers are derived from it, never stored."""
+
+    escalated: dict[int, Mark] = Field(default_factory=dict)
+    acknowledged: dict[int, Mark] = Field(default_factory=dict)
+    snoozed_until: dict[TimerKind, datetime] = Field(default_factory=dict)
+    reminders_muted: bool = False
+    last_reminder_at: datetime | None = None
+    # Firing keys already fired, so a restart or another replica never fires one twice.
+    fired: list[str] = Field(default_factory=list)
+
+
 IncidentStatus = Literal["open", "resolved"]
 
 
@@ -121,6 +143,7 @@ class Incident(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     # Where adapters show this incident (e.g. a chat channel and message ids); opaque here.
     links: dict[str, str] = Field(default_factory=dict)
+    timers: TimerState = Field(default_factory=TimerState)
 
     def record(
         self, at: datetime, actor: Actor, event: str, text: str, step_id: str | None = None

@@ -18,9 +18,15 @@ STATUS_MODAL = "rb.status_modal"
 ADVANCE = "rb.advance"
 COMMANDER = "rb.commander"
 RESOLVE = "rb.resolve"
+# Escalation nudges and status-update reminders.
+ESCALATE_NOW = "rb.escalate_now"
+ON_IT = "rb.on_it"
+SNOOZE_ESCALATION = "rb.snooze_escalation"
+SNOOZE_REMINDER = "rb.snooze_reminder"
+MUTE_REMINDERS = "rb.mute_reminders"
 ALL = (
     RUN_STAGE, RUN_STEP, REQUEST_FIX, APPROVE, DENY, MARK_DONE, VERIFY, STATUS_MODAL, ADVANCE,
-    COMMANDER, RESOLVE,
+    COMMANDER, RESOLVE, ESCALATE_NOW, ON_IT, SNOOZE_ESCALATION, SNOOZE_REMINDER, MUTE_REMINDERS,
 )  # fmt: skip
 
 # Modals (callback ids) and the inputs inside them.
@@ -41,9 +47,16 @@ class ButtonValue:
     stage: int = -1
     step: str = ""
     approval: str = ""
+    level: int = -1
 
     def encode(self) -> str:
-        data = {"i": self.incident, "g": self.stage, "s": self.step, "a": self.approval}
+        data = {
+            "i": self.incident,
+            "g": self.stage,
+            "s": self.step,
+            "a": self.approval,
+            "l": self.level,
+        }
         return json.dumps(
             {k: v for k, v in data.items() if v not in ("", -1)}, separators=(",", ":")
         )
@@ -60,6 +73,7 @@ class ButtonValue:
                 stage=int(data.get("g", -1)),
                 step=str(data.get("s", "")),
                 approval=str(data.get("a", "")),
+                level=int(data.get("l", -1)),
             )
         except (ValueError, KeyError, TypeError):
             raise InvalidRequest("this button's data is not valid; use /incident status") from None

@@ -8,13 +8,13 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.slack import actions, blocks, views
+from bot.adapters.slack import actions, blocks, nudges, views
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message, text_message
 from bot.adapters.slack.escape import escape
 from bot.adapters.slack.rooms import APPROVAL
 from bot.adapters.slack.status import open_status_modal
-from bot.engine.incident import Actor, Incident, StepRun
+from bot.engine.incident import Actor, Incident, StepRun, TimerKind
 from bot.errors import InvalidRequest
 
 Click = Callable[[SlackContext, Incident, ButtonValue, Actor, dict[str, Any]], Awaitable[None]]
@@ -33,6 +33,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         actions.COMMANDER: _commander,
         actions.STATUS_MODAL: _status_modal,
         actions.RESOLVE: _resolve_modal,
+        actions.ESCALATE_NOW: _escalate_now,
+        actions.ON_IT: _on_it,
+        actions.SNOOZE_ESCALATION: _snooze_escalation,
+        actions.SNOOZE_REMINDER: _snooze_reminder,
+        actions.MUTE_REMINDERS: _mute_reminders,
     }
     for action_id, handler in handlers.items():
         app.action(action_id)(_listener(ctx, action_id, handler))
@@ -206,3 +211,47 @@ async def _resolve_modal(
     await ctx.rooms.client.views_open(
         trigger_id=str(body["trigger_id"]), view=views.resolve_modal(incident.id)
     )
+
+
+async def _escalate_now(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    await nudges.escalate_now(ctx, incident, value.level, actor)
+
+
+async def _on_it(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    incident = await ctx.engine.acknowledge_escalation(incident.id, value.level, actor)
+    await ctx.rooms.post(
+        incident,
+        markup_message(f"<@{actor.id}>: we're on it; level {value.level} is not escalated for now"),
+    )
+    ctx.rooms.refresh_headline(incident.id)
+
+
+async def _snooze_escalation(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    await _snooze(ctx, incident, "escalation", actor)
+
+
+async def _snooze_reminder(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    await _snooze(ctx, incident, "reminder", actor)
+
+
+async def _snooze(ctx: SlackContext, incident: Incident, kind: TimerKind, actor: Actor) -> None:
+    minutes = nudges.SNOOZE_MINUTES
+    incident = await ctx.engine.snooze(incident.id, kind, minutes, actor)
+    note = f"<@{actor.id}> snoozed {kind} nudges for {minutes} min"
+    await ctx.rooms.post(incident, markup_message(note))
+    ctx.rooms.refresh_headline(incident.id)
+
+
+async def _mute_reminders(
+    ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
+) -> None:
+    incident = await ctx.engine.mute_reminders(incident.id, actor)
+    await ctx.rooms.post(incident, markup_message(f"<@{actor.id}> muted status-update reminders"))

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import running_engine
 from bot.config import Config
 from bot.engine.engine import Engine
+from bot.engine.scheduler import Scheduler, process_owner
 from bot.errors import BotError, ConfigError
 from bot.redact import redact
 from bot.settings import Settings
@@ -197,12 +198,15 @@ async def serve(settings: Settings, config: Config, host: str, port: int) -> Non
     """Slack over HTTP until SIGTERM or SIGINT, then a clean shutdown."""
     required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
     signing_secret = required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
-    from bot.adapters.slack.app import build_slack_app
+    from bot.adapters.slack.app import build_slack
 
     async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
-        bolt = build_slack_app(engine, config, settings, session=session)
-        app = web_app(bolt, engine, signing_secret=signing_secret)
-        async with listening(app, host, port) as bound:
+        slack = build_slack(engine, config, settings, session=session)
+        app = web_app(slack.app, engine, signing_secret=signing_secret)
+        async with (
+            Scheduler(engine, slack.notifier, owner=process_owner()),
+            listening(app, host, port) as bound,
+        ):
             print(f"runbook-bot: Slack over HTTP on {host}:{bound}{EVENTS_PATH}", file=sys.stderr)
             # Start-up objects live for the whole run: keep the collector from rescanning them.
             gc.freeze()

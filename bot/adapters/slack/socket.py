@@ -15,6 +15,7 @@ from bot.adapters.slack.server import listening, required, until_signalled, web_
 from bot.app import running_engine
 from bot.config import Config
 from bot.engine.engine import Engine
+from bot.engine.scheduler import Scheduler, process_owner
 from bot.errors import ConfigError
 from bot.settings import Settings
 
@@ -44,10 +45,13 @@ async def run_socket_mode(settings: Settings, config: Config, host: str, port: i
     """Slack over Socket Mode until SIGTERM or SIGINT, then a clean shutdown."""
     required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
     app_token = required(settings.slack_app_token, "SLACK_APP_TOKEN")
-    from bot.adapters.slack.app import build_slack_app
+    from bot.adapters.slack.app import build_slack
 
     async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
-        bolt = build_slack_app(engine, config, settings, socket_mode=True, session=session)
-        async with socket_mode(bolt, engine, app_token, host, port) as bound:
+        slack = build_slack(engine, config, settings, socket_mode=True, session=session)
+        async with (
+            Scheduler(engine, slack.notifier, owner=process_owner()),
+            socket_mode(slack.app, engine, app_token, host, port) as bound,
+        ):
             print(f"runbook-bot: Slack over Socket Mode; health on {host}:{bound}", file=sys.stderr)
             await until_signalled()

@@ -1,0 +1,134 @@
+"""Escalation nudges and status-update reminders in the incident's room, with their buttons."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block
+
+from bot.adapters.slack import actions
+from bot.adapters.slack.actions import ButtonValue
+from bot.adapters.slack.context import SlackContext, markup_message
+from bot.adapters.slack.escape import escape
+from bot.adapters.slack.limits import Message
+from bot.adapters.slack.parts import actions as actions_block
+from bot.adapters.slack.parts import button, context, section
+from bot.adapters.slack.rooms import CHANNEL
+from bot.config import EscalationContact
+from bot.engine.incident import Actor, Incident
+from bot.playbooks.duration import humanize
+from bot.playbooks.models import EscalationLevel
+
+SNOOZE_MINUTES = 10
+
+
+def contact_mentions(contacts: EscalationContact | None) -> str:
+    """`<@U..>` for users and `<!subteam^S..>` for user groups; nothing else is mentioned."""
+    if contacts is None:
+        return ""
+    mentions = []
+    for who in contacts.notify:
+        if who.startswith("S") and who.isalnum():
+            mentions.append(f"<!subteam^{who}>")
+        elif who[:1] in ("U", "W") and who.isalnum():
+            mentions.append(f"<@{who}>")
+    return " ".join(mentions)
+
+
+def tried(incident: Incident) -> str:
+    """What has been tried so far, from the timeline: the fixes and how they went."""
+    done = [
+        f"{e.text.split(':', 1)[0]} ({'applied' if e.event == 'fix-applied' else 'failed'})"
+        for e in incident.timeline
+        if e.event in ("fix-applied", "fix-failed")
+    ]
+    return "; ".join(done) if done else "no fixes yet"
+
+
+class SlackNotifier:
+    """Posts what the scheduler fires; every replica's notifier is told only once per firing."""
+
+    def __init__(self, ctx: SlackContext) -> None:
+        self.ctx = ctx
+
+    async def escalation_due(
+        self,
+        incident: Incident,
+        level: EscalationLevel,
+        contacts: EscalationContact | None,
+        late: bool,
+    ) -> None:
+        if CHANNEL not in incident.links:
+            return
+        await self.ctx.rooms.post(
+            incident, nudge_message(incident, level, contacts, late, self.ctx)
+        )
+        self.ctx.rooms.refresh_headline(incident.id)
+
+    async def status_reminder(self, incident: Incident, late: bool) -> None:
+        if CHANNEL not in incident.links:
+            return
+        await self.ctx.rooms.post(incident, reminder_message(incident, late, self.ctx))
+
+
+def nudge_message(
+    incident: Incident,
+    level: EscalationLevel,
+    contacts: EscalationContact | None,
+    late: bool,
+    ctx: SlackContext,
+) -> Message:
+    open_for = humanize(ctx.engine.clock() - incident.opened_at)
+    who = contact_mentions(contacts) or "(no contacts configured for this level)"
+    late_note = " _(late: the bot was down when this was due)_" if late else ""
+    text = (
+        f":rotating_light: *{escape(incident.id)}* has been open for {open_for}: time to escalate "
+        f"to level {level.level} ({escape(level.title)}). {who}{late_note}"
+    )
+    value = ButtonValue(incident.id, level=level.level)
+    blocks: list[Block] = [
+        section(text),
+        context(f"Tried so far: {escape(tried(incident))}"),
+    ]
+    if level.criteria:
+        criteria = "; ".join(escape(c) for c in level.criteria)
+        blocks.append(context(f"Escalate if: {criteria}"))
+    blocks += actions_block(
+        button("Escalate now", actions.ESCALATE_NOW, value, style="danger"),
+        button(f"Snooze {SNOOZE_MINUTES} min", actions.SNOOZE_ESCALATION, value),
+        button("We're on it", actions.ON_IT, value, style="primary"),
+    )
+    return Message(text=f"{incident.id}: escalate to level {level.level}", blocks=blocks)
+
+
+def reminder_message(incident: Incident, late: bool, ctx: SlackContext) -> Message:
+    if incident.status_updates:
+        since = humanize(ctx.engine.clock() - incident.status_updates[-1].posted_at)
+        text = f":mega: The last status update of *{escape(incident.id)}* was {since} ago."
+    else:
+        text = f":mega: *{escape(incident.id)}* has had no status update yet."
+    if late:
+        text += " _(late: the bot was down when this was due)_"
+    value = ButtonValue(incident.id)
+    blocks: list[Block] = [section(text + " Time for the next one.")]
+    blocks += actions_block(
+        button("Post an update", actions.STATUS_MODAL, value, style="primary"),
+        button(f"Snooze {SNOOZE_MINUTES} min", actions.SNOOZE_REMINDER, value),
+        button("Mute reminders", actions.MUTE_REMINDERS, value),
+    )
+    return Message(text=f"{incident.id}: a status update is due", blocks=blocks)
+
+
+async def escalate_now(ctx: SlackContext, incident: Incident, level: int, actor: Actor) -> None:
+    """Record the escalation and tell the level's contacts in the room."""
+    incident = await ctx.engine.escalate_now(incident.id, level, actor)
+    found = next(
+        lv for lv in ctx.engine.playbook(incident.playbook_id).escalation if lv.level == level
+    )
+    who = contact_mentions(ctx.config.escalation.get(level)) or "(no contacts configured)"
+    await ctx.rooms.post(
+        incident,
+        markup_message(
+            f":rotating_light: <@{actor.id}> escalated {escape(incident.id)} to level {level} "
+            f"({escape(found.title)}): {who}. Tried so far: {escape(tried(incident))}"
+        ),
+    )
+    ctx.rooms.refresh_headline(incident.id)

@@ -1,0 +1,235 @@
+"""Arms every open incident's timers in APScheduler and fires each one once across replicas.
+
+APScheduler 3's job stores cannot be shared between processes, so every replica keeps its
+own in-memory jobs for every open incident and a claim in the shared store decides which
+replica fires; the incident's record of fired keys keeps a restart from firing one again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from datetime import UTC, timedelta
+from types import TracebackType
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.engine.engine import Engine
+from bot.engine.incident import Incident
+from bot.engine.notifier import Notifier
+from bot.engine.timers import Timer, pending_timers
+from bot.errors import BotError, InvalidRequest
+from bot.playbooks.models import Playbook
+
+log = logging.getLogger(__name__)
+
+# The claim keeps replicas from notifying concurrently; the compare-and-set record of fired
+# keys is what refuses a second firing, so the claim need only outlive one firing, and a
+# replica dying between claiming and recording delays that firing only this long.
+_CLAIM_TTL_S = 60.0
+# APScheduler may wake a hair before the due time; that is not "not due yet".
+_EARLY = timedelta(milliseconds=500)
+_STOP_WAIT_S = 10.0
+# Firings due together wait their turn rather than exhaust the store's connections.
+_CONCURRENT_FIRINGS = 16
+
+
+class Scheduler:
+    """Timers of every open incident, re-armed whenever the engine changes one."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        notifier: Notifier,
+        *,
+        owner: str,
+        sync_interval: float = 60.0,
+        retry_delay: float = 2.0,
+    ) -> None:
+        self.engine = engine
+        self.notifier = notifier
+        self.owner = owner
+        # Picks up incidents opened or changed by other replicas, and theirs when they die.
+        self.sync_interval = sync_interval
+        self.retry_delay = retry_delay
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            # A firing is never skipped for being late: late is exactly when it matters.
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        # incident id -> key -> late; late is decided when this process first arms a key.
+        self._armed: dict[str, dict[str, bool]] = {}
+        self._firing: set[str] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._slots = asyncio.Semaphore(_CONCURRENT_FIRINGS)
+
+    async def start(self) -> None:
+        """Start inside the running loop and arm every open incident from the store."""
+        self._scheduler.start()
+        self.engine.on_change(self.rearm)
+        await self.sync()
+        self._scheduler.add_job(
+            self.sync,
+            "interval",
+            seconds=self.sync_interval,
+            id="sync",
+            replace_existing=True,
+        )
+
+    async def stop(self) -> None:
+        """Stop firing, let firings under way finish, shut APScheduler down."""
+        self.engine.remove_listener(self.rearm)
+        if not self._scheduler.running:
+            return
+        self._scheduler.remove_all_jobs()
+        self._armed.clear()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=_STOP_WAIT_S)
+        self._scheduler.shutdown(wait=False)
+        # AsyncIOScheduler shuts down on the loop's next turn.
+        await asyncio.sleep(0)
+
+    async def __aenter__(self) -> Scheduler:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def armed(self, incident_id: str) -> dict[str, bool]:
+        """Keys armed in this process for the incident, each with whether it will fire late."""
+        return dict(self._armed.get(incident_id, {}))
+
+    async def sync(self) -> None:
+        """Re-arm every open incident from the store; drop the jobs of any no longer open."""
+        try:
+            incidents = await self.engine.list_incidents("open")
+        except BotError as exc:
+            log.warning("timers not synced with the store: %s", exc)
+            return
+        for incident in incidents:
+            self.rearm(incident)
+        for incident_id in self._armed.keys() - {i.id for i in incidents}:
+            self._forget(incident_id)
+
+    def rearm(self, incident: Incident) -> None:
+        """Replace the incident's jobs with its pending timers (none once resolved)."""
+        if not self._scheduler.running:
+            return
+        try:
+            timers = pending_timers(incident, self.engine.playbook(incident.playbook_id))
+        except BotError as exc:
+            log.warning("timers of %s not armed: %s", incident.id, exc)
+            timers = []
+        now = self.engine.clock()
+        previous = self._armed.pop(incident.id, {})
+        armed: dict[str, bool] = {}
+        for timer in timers:
+            job_id = _job_id(incident.id, timer.key)
+            if job_id in self._firing:
+                continue
+            # Due before this process first saw it: the bot was down (or muted) at its time.
+            late = previous.get(timer.key, timer.due < now)
+            armed[timer.key] = late
+            self._scheduler.add_job(
+                self._fire,
+                "date",
+                run_date=max(timer.due, now),
+                args=[incident.id, timer.key, late],
+                id=job_id,
+                replace_existing=True,
+            )
+        for key in previous.keys() - armed.keys():
+            self._remove(_job_id(incident.id, key))
+        if armed:
+            self._armed[incident.id] = armed
+
+    def _forget(self, incident_id: str) -> None:
+        for key in self._armed.pop(incident_id, {}):
+            self._remove(_job_id(incident_id, key))
+
+    def _remove(self, job_id: str) -> None:
+        # A date job that already ran is gone by itself.
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job(job_id)
+
+    async def _fire(self, incident_id: str, key: str, late: bool) -> None:
+        job_id = _job_id(incident_id, key)
+        task = asyncio.current_task()
+        assert task is not None
+        self._firing.add(job_id)
+        self._tasks.add(task)
+        try:
+            async with self._slots:
+                await self._fire_once(incident_id, key, late)
+        except Exception as exc:
+            # Not fired, or fired and recorded: a recheck tells which and retries the former.
+            log.error("timer %s of %s failed: %s", key, incident_id, exc)
+            self._recheck_later(incident_id)
+        finally:
+            self._firing.discard(job_id)
+            self._tasks.discard(task)
+
+    async def _fire_once(self, incident_id: str, key: str, late: bool) -> None:
+        incident = await self.engine.get(incident_id)
+        if incident.status != "open":
+            self._forget(incident_id)
+            return
+        timer = _pending(incident, self.engine.playbook(incident.playbook_id), key)
+        if timer is None or timer.due > self.engine.clock() + _EARLY:
+            # Stale job: the incident changed since (snoozed, acknowledged, fired elsewhere).
+            self.rearm(incident)
+            return
+        claim = f"timer:{incident.id}:{key}"
+        if not await self.engine.store.claim(claim, self.owner, ttl_s=_CLAIM_TTL_S):
+            # Another replica fires it; look again once it has recorded that.
+            self._recheck_later(incident_id)
+            return
+        try:
+            incident, timer = await self.engine.fire_timer(incident_id, key, late)
+        except InvalidRequest:
+            return  # resolved, or recorded by a replica whose claim had expired
+        if timer.level is not None:
+            contacts = self.engine.config.escalation.get(timer.level.level)
+            await self.notifier.escalation_due(incident, timer.level, contacts, late)
+        else:
+            await self.notifier.status_reminder(incident, late)
+
+    def _recheck_later(self, incident_id: str) -> None:
+        self._scheduler.add_job(
+            self._recheck,
+            "date",
+            run_date=self.engine.clock() + timedelta(seconds=self.retry_delay),
+            args=[incident_id],
+            id=f"{incident_id}|recheck",
+            replace_existing=True,
+        )
+
+    async def _recheck(self, incident_id: str) -> None:
+        try:
+            incident = await self.engine.get(incident_id)
+        except BotError as exc:
+            log.warning("timers of %s not rechecked: %s", incident_id, exc)
+            return
+        self.rearm(incident)
+
+
+def _pending(incident: Incident, playbook: Playbook, key: str) -> Timer | None:
+    return next((t for t in pending_timers(incident, playbook) if t.key == key), None)
+
+
+def _job_id(incident_id: str, key: str) -> str:
+    return f"{incident_id}|{key}"
+
+
+def process_owner() -> str:
+    """Names this process in store claims, so replicas can tell whose a claim is."""
+    return f"{os.uname().nodename}:{os.getpid()}"

@@ -1,0 +1,118 @@
+"""Which timers an incident has and when they are due, derived from its state alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.engine.incident import Incident, TimerKind
+from bot.playbooks.duration import humanize
+from bot.playbooks.models import EscalationLevel, Playbook
+
+
+@dataclass(frozen=True)
+class Timer:
+    """One firing: its key (unique per incident, recorded once fired), kind and due time."""
+
+    key: str
+    kind: TimerKind
+    due: datetime
+    level: EscalationLevel | None = None
+    snoozed: bool = False
+
+
+def _stamp(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def escalation_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
+    """Levels neither escalated nor acknowledged whose nudge has not fired yet.
+
+    A snooze moves every such level's nudge to its end; after a nudge has fired, a snooze
+    is a request to be nudged again then, hence a key of its own.
+    """
+    state = incident.timers
+    snooze = state.snoozed_until.get("escalation")
+    found = []
+    for level in playbook.escalation:
+        if level.level in state.escalated or level.level in state.acknowledged:
+            continue
+        due = incident.opened_at + level.after
+        key = f"escalation-{level.level}"
+        snoozed = snooze is not None and snooze > due
+        if snooze is not None and snoozed:
+            due, key = snooze, f"{key}@{_stamp(snooze)}"
+        if key not in state.fired:
+            found.append(Timer(key, "escalation", due, level, snoozed))
+    return found
+
+
+def reminder_timer(incident: Incident, playbook: Playbook) -> Timer | None:
+    """The next status-update reminder: an interval after the last update, reminder or opening."""
+    state = incident.timers
+    if state.reminders_muted:
+        return None
+    last = [incident.opened_at, *(u.posted_at for u in incident.status_updates[-1:])]
+    if state.last_reminder_at is not None:
+        last.append(state.last_reminder_at)
+    due = max(last) + playbook.status_update_interval
+    snooze = state.snoozed_until.get("reminder")
+    snoozed = snooze is not None and snooze > due
+    if snooze is not None and snoozed:
+        due = snooze
+    key = f"reminder@{_stamp(due)}"
+    return None if key in state.fired else Timer(key, "reminder", due, None, snoozed)
+
+
+def pending_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
+    """Every timer still to fire, soonest first; none once the incident is resolved."""
+    if incident.status != "open":
+        return []
+    found = escalation_timers(incident, playbook)
+    reminder = reminder_timer(incident, playbook)
+    if reminder is not None:
+        found.append(reminder)
+    return sorted(found, key=lambda t: (t.due, t.key))
+
+
+def next_escalation(incident: Incident, playbook: Playbook, now: datetime) -> str:
+    """For the headline: the next nudge, honouring snoozes and acknowledgements."""
+    if incident.status != "open":
+        return "none (resolved)"
+    if not playbook.escalation:
+        return "none defined"
+    upcoming = sorted(escalation_timers(incident, playbook), key=lambda t: t.due)
+    future = [t for t in upcoming if t.due > now]
+    if future:
+        timer = future[0]
+        assert timer.level is not None
+        snoozed = " (snoozed)" if timer.snoozed else ""
+        return (
+            f"level {timer.level.level} ({timer.level.title}) "
+            f"in {humanize(timer.due - now)}{snoozed}"
+        )
+    state = incident.timers
+    waiting = [
+        level
+        for level in playbook.escalation
+        if level.level not in state.escalated and level.level not in state.acknowledged
+    ]
+    if not waiting:
+        return "none pending (every level escalated or acknowledged)"
+    due = [level for level in waiting if incident.opened_at + level.after <= now] or waiting
+    return f"level {due[-1].level} ({due[-1].title}) is due now"
+
+
+def progress(incident: Incident, now: datetime) -> str:
+    """How long the incident has been open and what has been tried, for a nudge."""
+    opened = f"open {humanize(now - incident.opened_at)}"
+    titles = {a.step_id: a.title for a in incident.approvals.values()}
+    tried = [
+        f"{titles.get(entry.step_id or '', entry.step_id)} "
+        f"({'applied' if entry.event == 'fix-applied' else 'failed'})"
+        for entry in incident.timeline
+        if entry.event in ("fix-applied", "fix-failed")
+    ]
+    checks = sum(1 for entry in incident.timeline if entry.event == "diagnostic")
+    fixes = "fixes tried: " + ", ".join(tried) if tried else "no fixes tried yet"
+    return f"{opened}; {fixes}; {checks} diagnostic run(s)"
