@@ -34,6 +34,7 @@ test: $(STAMP) test-deps check
 bench: $(STAMP)
 	$(BIN)/python bench/stage_diagnostics.py
 	$(BIN)/python bench/ack_latency.py
+	$(BIN)/python bench/timer_lateness.py
 
 lint: $(STAMP)
 	$(BIN)/runbook-bot lint playbooks
