@@ -9,8 +9,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.adapters.slack import actions, views
-from bot.adapters.slack.context import SlackContext, field, markup_message, text_message
-from bot.adapters.slack.escape import escape
+from bot.adapters.slack.context import SlackContext, field, text_message
+from bot.adapters.slack.summary import resolution_message
 from bot.engine.incident import Incident
 from bot.errors import BotError, InvalidRequest
 from bot.playbooks.models import CommunicationStep
@@ -140,14 +140,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         async def work() -> None:
             actor = await ctx.identities.actor(user)
             incident = await ctx.engine.resolve(incident_id, actor, cause, resolution)
-            await ctx.rooms.post(
-                incident,
-                markup_message(
-                    f":white_check_mark: <@{user}> resolved {incident.id}. "
-                    f"Root cause: {escape(incident.root_cause or 'not given')}. "
-                    f"Resolution: {escape(incident.resolution or 'not given')}."
-                ),
-            )
+            await ctx.rooms.post(incident, resolution_message(incident, user))
             document = await ctx.engine.post_incident_document(incident.id)
             await ctx.rooms.upload(
                 incident,

@@ -113,6 +113,8 @@ async def test_diagnose_fix_approve_status_resolve(slack_bot: SlackBot) -> None:
     assert await bot.submit(actions.RESOLVE_VIEW, "INC-0001", values) == 200
     await _until(lambda: bot.api.uploads, "the post-incident document")
     assert (await bot.engine.get("INC-0001")).status == "resolved"
+    summary = bot.texts(channel)
+    assert "Time to mitigate" in summary and "requested by" in summary and "approved by" in summary
     document = bot.api.uploads[-1].content.decode()
     assert "rolled back" in document and "fix-applied" in document
 
