@@ -16,11 +16,16 @@ $(STAMP): pyproject.toml
 drill: $(STAMP)
 	$(BIN)/runbook-bot drill api-down
 
-# redis-server is the real store backend the store suite runs against.
+# redis-server is the real store backend the store suite runs against; Prometheus and
+# Alertmanager send the alerts of the end-to-end alert test.
 test-deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+	@{ command -v prometheus && command -v prometheus-alertmanager; } >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			prometheus prometheus-alertmanager >/dev/null; }
 
 check: $(STAMP)
 	$(BIN)/ruff check bot tests bench

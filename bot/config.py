@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.errors import ConfigError
+from bot.redact import register_secret
 
 
 class Dependency(BaseModel):
@@ -94,6 +95,22 @@ class Channels(BaseModel):
     prefix: str = Field(default="inc", pattern=r"^[a-z0-9][a-z0-9_-]{0,20}$")
 
 
+class AlertsConfig(BaseModel):
+    """Credentials Alertmanager must present: a bearer token and/or basic-auth user and password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bearer_token: str = ""
+    username: str = ""
+    password: str = ""
+
+    @model_validator(mode="after")
+    def _keep_secret(self) -> AlertsConfig:
+        register_secret(self.bearer_token)
+        register_secret(self.password)
+        return self
+
+
 class Config(BaseModel):
     """The whole config file. Approvers are Slack user IDs (U...) or user-group IDs (S...)."""
 
@@ -104,6 +121,7 @@ class Config(BaseModel):
     approval_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     channels: Channels = Channels()
     escalation: dict[int, EscalationContact] = Field(default_factory=dict)
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _derive_service_defaults(self) -> Config:

@@ -202,6 +202,14 @@ class Engine:
 
         return (await self._mutate(incident_id, change, BOT))[0]
 
+    async def note(self, incident_id: str, actor: Actor, event: str, text: str) -> Incident:
+        """Record something that happened outside the bot, e.g. the alert resolving."""
+
+        def change(incident: Incident) -> None:
+            incident.record(self.clock(), actor, event, redact(text.strip()[:500]))
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
     # --- diagnostics ------------------------------------------------------------------
 
     async def run_stage(self, incident_id: str, actor: Actor) -> list[StepRun]:

@@ -166,6 +166,10 @@ class Playbook(_Model):
     id: Slug
     title: str
     alerts: list[str] = Field(default_factory=list)
+    # The alert labels tried in order to name the service; the value must be a configured service.
+    alert_service_labels: list[str] = Field(
+        default_factory=lambda: ["service", "job", "app", "namespace"]
+    )
     severity: Literal["critical", "high", "medium", "low"]
     platform: Literal["kubernetes", "docker"]
     impact: str = ""

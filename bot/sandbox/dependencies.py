@@ -73,14 +73,16 @@ def serve_tcp(conn: socket.socket) -> None:
 
 
 class Listener:
-    """A port on 127.0.0.1 that listens only while its dependency is up; the port is kept."""
+    """A port on 127.0.0.1 that listens only while its dependency is up; the port is kept.
+
+    While down, the port stays bound without listening: connections are refused, as from a
+    stopped database, and no other process can take the port in the meantime.
+    """
 
     def __init__(self, handler: Callable[[socket.socket], None]) -> None:
         self.handler = handler
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port: int = probe.getsockname()[1]
-        probe.close()
+        self._reserved: socket.socket | None = _bound(0)
+        self.port: int = self._reserved.getsockname()[1]
         self._sock: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -92,9 +94,8 @@ class Listener:
     def set_open(self, wanted: bool) -> None:
         with self._lock:
             if wanted and self._sock is None:
-                sock = socket.socket()
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", self.port))
+                sock = self._reserved or _bound(self.port)
+                self._reserved = None
                 sock.listen(16)
                 sock.settimeout(0.2)
                 self._sock = sock
@@ -108,6 +109,15 @@ class Listener:
                 for conn in list(self._conns):
                     with contextlib.suppress(OSError):
                         conn.shutdown(socket.SHUT_RDWR)
+                self._reserved = _bound(self.port)
+
+    def close(self) -> None:
+        """Stop listening and give the port back."""
+        self.set_open(False)
+        with self._lock:
+            if self._reserved is not None:
+                self._reserved.close()
+                self._reserved = None
 
     def _accept(self, sock: socket.socket) -> None:
         while self._sock is sock:
@@ -125,6 +135,13 @@ class Listener:
         with contextlib.suppress(OSError, ValueError):
             self.handler(conn)
         self._conns.discard(conn)
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 class Dependencies:
@@ -151,4 +168,4 @@ class Dependencies:
         self._stop.set()
         self._thread.join()
         for listener in self.listeners.values():
-            listener.set_open(False)
+            listener.close()

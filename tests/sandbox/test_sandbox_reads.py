@@ -6,9 +6,9 @@ import base64
 
 import kubernetes
 import pytest
-from conftest import Kube
 
 from bot.sandbox import Sandbox, list_scenarios
+from tests.sandbox.conftest import Kube
 
 
 def test_scenarios_are_listed_with_descriptions() -> None:

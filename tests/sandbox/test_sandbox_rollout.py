@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import kubernetes
 import pytest
-from conftest import Kube, wait_until
 
 from bot.sandbox import Sandbox
+from tests.sandbox.conftest import Kube, wait_until
 
 STRATEGIC = "application/strategic-merge-patch+json"
 

@@ -14,9 +14,9 @@ import httpx
 import kubernetes
 import pytest
 import redis
-from conftest import Kube, wait_until
 
 from bot.sandbox import Sandbox
+from tests.sandbox.conftest import Kube, wait_until
 
 
 def _connects(port: int) -> bool:

@@ -86,7 +86,8 @@ def _still_valid(incident: Incident, value: ButtonValue) -> None:
         raise InvalidRequest("that stage has passed; use the buttons of the current stage")
 
 
-async def _report_runs(ctx: SlackContext, incident: Incident, runs: list[StepRun]) -> None:
+async def report_runs(ctx: SlackContext, incident: Incident, runs: list[StepRun]) -> None:
+    """Results in the stage's thread, long output as files; the stage and headline refreshed."""
     incident = await ctx.engine.get(incident.id)
     playbook = ctx.engine.playbook(incident.playbook_id)
     reply_to = incident.links.get("slack.stage_ts")
@@ -108,13 +109,13 @@ async def _run_stage(
         markup_message(f"<@{actor.id}> is running the diagnostics of {escape(stage.title)} …"),
         incident.links.get("slack.stage_ts"),
     )
-    await _report_runs(ctx, incident, await ctx.engine.run_stage(incident.id, actor))
+    await report_runs(ctx, incident, await ctx.engine.run_stage(incident.id, actor))
 
 
 async def _run_step(
     ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
 ) -> None:
-    await _report_runs(ctx, incident, [await ctx.engine.run_step(incident.id, value.step, actor)])
+    await report_runs(ctx, incident, [await ctx.engine.run_step(incident.id, value.step, actor)])
 
 
 async def _request_fix(
@@ -180,7 +181,7 @@ async def _verify(
         await ctx.rooms.post(incident, text_message(message), reply_to)
 
     run = await ctx.engine.verify(incident.id, value.step, actor, progress)
-    await _report_runs(ctx, incident, [run])
+    await report_runs(ctx, incident, [run])
 
 
 async def _advance(

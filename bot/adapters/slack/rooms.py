@@ -52,7 +52,9 @@ class Rooms:
         if self.config.channels.mode == "channel":
             channel = await self._create_channel(incident)
             links[CHANNEL] = channel
-            await self._invite(channel, opener)
+            # An alert opens incidents on no one's behalf: there is nobody to invite.
+            if opener[:1] in ("U", "W") and opener.isalnum():
+                await self._invite(channel, opener)
         else:
             await self._join(announce_to)
             root = await self.post_to(

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.alerts import ALERTS_PATH, AlertWebhook
 from bot.app import running_engine
 from bot.config import Config
 from bot.engine.engine import Engine
@@ -146,9 +147,14 @@ class SlackEvents:
 
 
 def web_app(
-    bolt: AsyncApp, engine: Engine, *, signing_secret: str | None = None
+    bolt: AsyncApp,
+    engine: Engine,
+    *,
+    signing_secret: str | None = None,
+    alerts: AlertWebhook | None = None,
 ) -> web.Application:
-    """Health and readiness; with a signing secret also `POST /slack/events` (HTTP mode)."""
+    """Health and readiness; with a signing secret also `POST /slack/events` (HTTP mode),
+    with an alert webhook also `POST /alerts/alertmanager`."""
     readiness = Readiness(bolt.client, engine.store)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -165,6 +171,14 @@ def web_app(
     app.router.add_get("/readyz", readyz)
     if signing_secret is not None:
         app.router.add_post(EVENTS_PATH, SlackEvents(bolt, engine.store, signing_secret).handle)
+    if alerts is not None:
+        webhook = alerts
+        app.router.add_post(ALERTS_PATH, webhook.handle)
+
+        async def finish_alerts(app: web.Application) -> None:
+            await webhook.drain()
+
+        app.on_cleanup.append(finish_alerts)
     return app
 
 
@@ -198,11 +212,13 @@ async def serve(settings: Settings, config: Config, host: str, port: int) -> Non
     """Slack over HTTP until SIGTERM or SIGINT, then a clean shutdown."""
     required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
     signing_secret = required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
+    from bot.adapters.slack.alert_sink import SlackAlertSink
     from bot.adapters.slack.app import build_slack
 
     async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
         slack = build_slack(engine, config, settings, session=session)
-        app = web_app(slack.app, engine, signing_secret=signing_secret)
+        alerts = AlertWebhook(engine, SlackAlertSink(slack.notifier.ctx))
+        app = web_app(slack.app, engine, signing_secret=signing_secret, alerts=alerts)
         async with (
             Scheduler(engine, slack.notifier, owner=process_owner()),
             listening(app, host, port) as bound,
