@@ -78,6 +78,8 @@ class EscalationContact(BaseModel):
 
     name: str = ""
     notify: list[str] = Field(default_factory=list)
+    # Escalating to this level also sends a page (see `paging`).
+    page: bool = False
 
 
 class Channels(BaseModel):
@@ -111,6 +113,36 @@ class AlertsConfig(BaseModel):
         return self
 
 
+class StatuspageConfig(BaseModel):
+    """A Statuspage-style API the bot keeps a public incident on as status updates are posted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(pattern=r"^https?://")
+    page_id: str = Field(min_length=1)
+    token: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _keep_secret(self) -> StatuspageConfig:
+        self.base_url = self.base_url.rstrip("/")
+        register_secret(self.token)
+        return self
+
+
+class PagingConfig(BaseModel):
+    """Where pages go, in PagerDuty Events v2 format, for escalation levels with `page: true`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(default="https://events.pagerduty.com/v2/enqueue", pattern=r"^https?://")
+    routing_key: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _keep_secret(self) -> PagingConfig:
+        register_secret(self.routing_key)
+        return self
+
+
 class Config(BaseModel):
     """The whole config file. Approvers are Slack user IDs (U...) or user-group IDs (S...)."""
 
@@ -122,6 +154,8 @@ class Config(BaseModel):
     channels: Channels = Channels()
     escalation: dict[int, EscalationContact] = Field(default_factory=dict)
     alerts: AlertsConfig = AlertsConfig()
+    statuspage: StatuspageConfig | None = None
+    paging: PagingConfig | None = None
 
     @model_validator(mode="after")
     def _derive_service_defaults(self) -> Config:

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from bot.adapters import text
 from bot.config import EscalationContact
+from bot.engine import checklist
 from bot.engine.engine import Engine
 from bot.engine.headline import headline
 from bot.engine.incident import Actor, Incident, TimerKind
@@ -37,6 +38,8 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   timeline               everything that happened, in order
   open PLAYBOOK SERVICE [SUMMARY]   open an incident;  list / use ID   switch incidents
   resolve [ROOT CAUSE] [-- RESOLUTION]   resolve and print the post-incident document
+  checklist              the post-incident checklist (works after resolve)
+  check KEY | uncheck KEY | owner KEY NAME   tick, untick or assign an item, e.g. within-24h.0
   help | quit"""
 
 Handler = Callable[[list[str]], Awaitable[None]]
@@ -62,7 +65,8 @@ class Console:
             "commander": self._commander, "timeline": self._timeline, "open": self._open,
             "list": self._list, "use": self._use, "resolve": self._resolve,
             "escalate": self._escalate, "onit": self._on_it, "snooze": self._snooze,
-            "mute": self._mute, "unmute": self._unmute,
+            "mute": self._mute, "unmute": self._unmute, "checklist": self._checklist,
+            "check": self._check, "uncheck": self._uncheck, "owner": self._owner,
         }  # fmt: skip
 
     def say(self, message: str) -> None:
@@ -256,6 +260,35 @@ class Console:
         )
         self.say(f"{incident.id} resolved.\n")
         self.say(await self.engine.post_incident_document(incident.id))
+
+    async def _checklist(self, args: list[str]) -> None:
+        incident = await self.current()
+        now = self.engine.clock()
+        for found in self.engine.playbook(incident.playbook_id).post_incident:
+            self.say(
+                f"{found.title} (due {checklist.due(found, incident, now):%Y-%m-%d %H:%M} UTC)"
+            )
+            for task in checklist.tasks(found, incident):
+                mark = "x" if task.state.done else " "
+                owner = f" (owner: {task.state.owner})" if task.state.owner else ""
+                self.say(f"  [{mark}] {task.key}  {task.text}{owner}")
+
+    async def _check(self, args: list[str]) -> None:
+        key = _one(args, "check KEY")
+        await self.engine.check_item((await self.current()).id, key, self.actor)
+        await self._checklist([])
+
+    async def _uncheck(self, args: list[str]) -> None:
+        key = _one(args, "uncheck KEY")
+        await self.engine.check_item((await self.current()).id, key, self.actor, done=False)
+        await self._checklist([])
+
+    async def _owner(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise InvalidRequest("usage: owner KEY NAME")
+        incident = await self.current()
+        await self.engine.assign_item(incident.id, args[0], " ".join(args[1:]), self.actor)
+        await self._checklist([])
 
     async def _escalate(self, args: list[str]) -> None:
         level = _level(args, "escalate LEVEL")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.config import Config
+from bot.engine import checklist
 from bot.engine.incident import Incident
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
@@ -77,8 +78,17 @@ def template_context(
         "checklists": [
             {
                 "title": c.title,
-                "due": _stamp(end + timedelta(seconds=c.within.total_seconds())),
-                "tasks": c.items,
+                "due": _stamp(checklist.due(c, incident, now)),
+                "tasks": [
+                    {
+                        "key": t.key,
+                        "text": t.text,
+                        "done": t.state.done,
+                        "done_by": t.state.done_by,
+                        "owner": t.state.owner,
+                    }
+                    for t in checklist.tasks(c, incident)
+                ],
             }
             for c in playbook.post_incident
         ],

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from bot.config import Config
+from bot.engine import checklist
 from bot.engine.approvals import ApprovalPolicy
 from bot.engine.context import template_context
 from bot.engine.diagnosis import CauseMatch, suggest_causes
@@ -17,6 +18,7 @@ from bot.engine.incident import (
     BOT,
     Actor,
     Approval,
+    ChecklistItem,
     Incident,
     ManualDone,
     Mark,
@@ -512,6 +514,42 @@ class Engine:
         playbook = self.playbook(incident.playbook_id)
         context = template_context(incident, playbook, self.config, self.clock())
         return self.templates.render(playbook.post_incident_document, context)
+
+    # --- post-incident checklist --------------------------------------------------------
+
+    async def check_item(
+        self, incident_id: str, key: str, actor: Actor, done: bool = True
+    ) -> Incident:
+        """Tick (or untick) a post-incident task; allowed once resolved, when the work happens."""
+
+        def change(incident: Incident) -> None:
+            _, text = checklist.find(self.playbook(incident.playbook_id), key)
+            item = incident.checklist.setdefault(key, ChecklistItem())
+            if item.done == done:
+                who = f" by {item.done_by}" if item.done else ""
+                raise InvalidRequest(f"'{text}' is already {'done' if done else 'open'}{who}")
+            now = self.clock()
+            item.done, item.done_by, item.done_at = (
+                done,
+                actor.label if done else "",
+                now if done else None,
+            )
+            incident.record(now, actor, "checklist-done" if done else "checklist-reopened", text)
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def assign_item(self, incident_id: str, key: str, owner: str, actor: Actor) -> Incident:
+        """Give a post-incident task an owner (an empty owner unassigns it)."""
+        owner = redact(" ".join(owner.split())[:100])
+
+        def change(incident: Incident) -> None:
+            _, text = checklist.find(self.playbook(incident.playbook_id), key)
+            incident.checklist.setdefault(key, ChecklistItem()).owner = owner
+            incident.record(
+                self.clock(), actor, "checklist-owner", f"{text}: {owner or 'unassigned'}"
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
 
     # --- escalation and reminders -----------------------------------------------------
 

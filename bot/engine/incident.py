@@ -117,6 +117,15 @@ class TimerState(BaseModel):
     fired: list[str] = Field(default_factory=list)
 
 
+class ChecklistItem(BaseModel):
+    """One post-incident task's progress; items nobody touched yet are absent."""
+
+    done: bool = False
+    done_by: str = ""
+    done_at: datetime | None = None
+    owner: str = ""
+
+
 IncidentStatus = Literal["open", "resolved"]
 
 
@@ -144,6 +153,8 @@ class Incident(BaseModel):
     # Where adapters show this incident (e.g. a chat channel and message ids); opaque here.
     links: dict[str, str] = Field(default_factory=dict)
     timers: TimerState = Field(default_factory=TimerState)
+    # Keyed "<checklist id>.<index>"; worked after resolving, so it never requires "open".
+    checklist: dict[str, ChecklistItem] = Field(default_factory=dict)
 
     def record(
         self, at: datetime, actor: Actor, event: str, text: str, step_id: str | None = None

@@ -24,9 +24,13 @@ ON_IT = "rb.on_it"
 SNOOZE_ESCALATION = "rb.snooze_escalation"
 SNOOZE_REMINDER = "rb.snooze_reminder"
 MUTE_REMINDERS = "rb.mute_reminders"
+# The post-incident checklist: its checkboxes and owner pickers; both act after resolving.
+CHECKLIST = "rb.checklist"
+CHECKLIST_OWNER = "rb.checklist_owner"
 ALL = (
     RUN_STAGE, RUN_STEP, REQUEST_FIX, APPROVE, DENY, MARK_DONE, VERIFY, STATUS_MODAL, ADVANCE,
     COMMANDER, RESOLVE, ESCALATE_NOW, ON_IT, SNOOZE_ESCALATION, SNOOZE_REMINDER, MUTE_REMINDERS,
+    CHECKLIST, CHECKLIST_OWNER,
 )  # fmt: skip
 
 # Modals (callback ids) and the inputs inside them.

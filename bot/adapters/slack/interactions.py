@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.slack import actions, blocks, nudges, views
+from bot.adapters.slack import actions, blocks, checklists, nudges, views
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message, text_message
 from bot.adapters.slack.escape import escape
@@ -41,6 +41,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     }
     for action_id, handler in handlers.items():
         app.action(action_id)(_listener(ctx, action_id, handler))
+    checklists.register(app, ctx)
 
     @app.action(re.compile(r".*"))
     async def unknown(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

@@ -21,11 +21,14 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.alerts import ALERTS_PATH, AlertWebhook
+from bot.adapters.slack.context import SlackContext, text_message
 from bot.app import running_engine
 from bot.config import Config
 from bot.engine.engine import Engine
+from bot.engine.incident import Incident
 from bot.engine.scheduler import Scheduler, process_owner
 from bot.errors import BotError, ConfigError
+from bot.integrations.listener import Reporter, running_integrations
 from bot.redact import redact
 from bot.settings import Settings
 from bot.store.base import Store
@@ -208,6 +211,15 @@ async def until_signalled() -> None:
             loop.remove_signal_handler(signum)
 
 
+def room_reporter(ctx: SlackContext) -> Reporter:
+    """Tells the incident's room when the status page or pager could not be reached."""
+
+    async def report(incident: Incident, line: str) -> None:
+        await ctx.rooms.post(incident, text_message(line))
+
+    return report
+
+
 async def serve(settings: Settings, config: Config, host: str, port: int) -> None:
     """Slack over HTTP until SIGTERM or SIGINT, then a clean shutdown."""
     required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
@@ -221,6 +233,7 @@ async def serve(settings: Settings, config: Config, host: str, port: int) -> Non
         app = web_app(slack.app, engine, signing_secret=signing_secret, alerts=alerts)
         async with (
             Scheduler(engine, slack.notifier, owner=process_owner()),
+            running_integrations(engine, room_reporter(slack.notifier.ctx)),
             listening(app, host, port) as bound,
         ):
             print(f"runbook-bot: Slack over HTTP on {host}:{bound}{EVENTS_PATH}", file=sys.stderr)

@@ -12,12 +12,19 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.adapters.alerts import AlertWebhook
-from bot.adapters.slack.server import listening, required, until_signalled, web_app
+from bot.adapters.slack.server import (
+    listening,
+    required,
+    room_reporter,
+    until_signalled,
+    web_app,
+)
 from bot.app import running_engine
 from bot.config import Config
 from bot.engine.engine import Engine
 from bot.engine.scheduler import Scheduler, process_owner
 from bot.errors import ConfigError
+from bot.integrations.listener import running_integrations
 from bot.settings import Settings
 
 
@@ -60,6 +67,7 @@ async def run_socket_mode(settings: Settings, config: Config, host: str, port: i
         alerts = AlertWebhook(engine, SlackAlertSink(slack.notifier.ctx))
         async with (
             Scheduler(engine, slack.notifier, owner=process_owner()),
+            running_integrations(engine, room_reporter(slack.notifier.ctx)),
             socket_mode(slack.app, engine, app_token, host, port, alerts) as bound,
         ):
             print(f"runbook-bot: Slack over Socket Mode; health on {host}:{bound}", file=sys.stderr)

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.adapters.slack import actions, views
+from bot.adapters.slack.checklists import post_checklists
 from bot.adapters.slack.context import SlackContext, field, text_message
 from bot.adapters.slack.summary import resolution_message
 from bot.engine.incident import Incident
@@ -148,6 +149,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 document,
                 incident.links.get("slack.headline_ts", ""),
             )
+            await post_checklists(ctx, incident)
             ctx.rooms.refresh_headline(incident.id)
 
         channel = ""

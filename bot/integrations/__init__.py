@@ -1,0 +1,1 @@
+"""Outside services the engine keeps informed: a status page and a pager, over HTTP."""
