@@ -1,0 +1,200 @@
+"""The engine's state handling every flow shares: loading, compare-and-set, lookups."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from bot.config import Config
+from bot.engine.approvals import ApprovalPolicy
+from bot.engine.diagnosis import CauseMatch, suggest_causes
+from bot.engine.incident import BOT, Actor, Approval, Incident
+from bot.engine.runner import ActionRunner
+from bot.errors import ConflictError, InvalidRequest, NotFound
+from bot.executors.base import CheckResult, ReadAction
+from bot.executors.registry import ExecutorRegistry
+from bot.playbooks.models import EscalationLevel, Playbook, Stage, Step
+from bot.store.base import Record, Store
+from bot.templates import TemplateRenderer
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+Progress = Callable[[str], Awaitable[None]]
+Listener = Callable[[Incident], None]
+log = logging.getLogger(__name__)
+
+_CONFLICT_RETRIES = 20
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EngineCore:
+    """Incidents in the store, the playbooks and config they run on, and change listeners."""
+
+    def __init__(
+        self,
+        playbooks: dict[str, Playbook],
+        config: Config,
+        store: Store,
+        executors: ExecutorRegistry,
+        templates: TemplateRenderer,
+        *,
+        clock: Clock = _utcnow,
+        approval_ttl: timedelta = timedelta(minutes=30),
+        fix_timeout: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.playbooks = playbooks
+        self.config = config
+        self.store = store
+        self.runner = ActionRunner(executors)
+        self.templates = templates
+        self.clock = clock
+        self.policy = ApprovalPolicy(config.approvers)
+        self.approval_ttl = approval_ttl
+        self.fix_timeout = fix_timeout
+        self._owner = f"{os.uname().nodename}:{os.getpid()}"
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._listeners: list[Listener] = []
+
+    def on_change(self, listener: Listener) -> None:
+        """Call listener with every incident this engine opens or changes, once stored."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def get(self, incident_id: str) -> Incident:
+        record = await self.store.load(incident_id)
+        if record is None:
+            raise NotFound(f"no incident {incident_id}")
+        return Incident.model_validate_json(record.body)
+
+    async def list_incidents(self, status: str | None = "open") -> list[Incident]:
+        return [Incident.model_validate_json(r.body) for r in await self.store.list(status)]
+
+    def playbook(self, playbook_id: str) -> Playbook:
+        try:
+            return self.playbooks[playbook_id]
+        except KeyError:
+            known = ", ".join(sorted(self.playbooks)) or "none loaded"
+            raise NotFound(f"no playbook '{playbook_id}' (known: {known})") from None
+
+    def stage(self, incident: Incident) -> Stage:
+        return self.playbook(incident.playbook_id).stages[incident.stage_index]
+
+    def causes(self, incident: Incident) -> list[CauseMatch]:
+        return suggest_causes(self.playbook(incident.playbook_id), incident)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _changed(self, incident: Incident) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(incident)
+            except Exception as exc:
+                # A listener (the scheduler) must never fail the responder's action.
+                log.error("change listener failed for %s: %s", incident.id, exc)
+
+    def _level(self, incident: Incident, level: int) -> EscalationLevel:
+        levels = self.playbook(incident.playbook_id).escalation
+        for found in levels:
+            if found.level == level:
+                return found
+        known = ", ".join(str(lv.level) for lv in levels) or "none defined"
+        raise InvalidRequest(f"no escalation level {level} (levels: {known})")
+
+    async def _mutate(
+        self, incident_id: str, change: Callable[[Incident], T], actor: Actor
+    ) -> tuple[Incident, T]:
+        """Load, change and compare-and-set, retrying when another writer got there first.
+
+        Writers in this process queue on a per-incident lock, so only other replicas can
+        conflict; a burst of clicks on one incident does not spin through retries.
+        """
+        lock = self._locks.setdefault(incident_id, asyncio.Lock())
+        async with lock:
+            for _ in range(_CONFLICT_RETRIES):
+                record = await self.store.load(incident_id)
+                if record is None:
+                    raise NotFound(f"no incident {incident_id}")
+                incident = Incident.model_validate_json(record.body)
+                result = change(incident)
+                if actor.id != BOT.id and incident.acknowledged_at is None:
+                    incident.acknowledged_at = self.clock()
+                body = incident.model_dump_json()
+                try:
+                    await self.store.replace(
+                        Record(record.id, incident.status, record.version, body)
+                    )
+                except ConflictError:
+                    continue
+                self._changed(incident)
+                return incident, result
+        raise ConflictError(f"{incident_id} is changing too fast; try again")
+
+    def _step(self, incident: Incident, step_id: str) -> Step:
+        found = self.playbook(incident.playbook_id).find_step(step_id)
+        if found is None:
+            raise NotFound(f"no step '{step_id}' in playbook {incident.playbook_id}")
+        return found[1]
+
+    def _pending(self, incident: Incident, approval_id: str) -> Approval:
+        approval = incident.approvals.get(approval_id)
+        if approval is None:
+            raise NotFound(f"no approval {approval_id} in {incident.id}")
+        if approval.state != "pending":
+            who = f" by {approval.decided_by.label}" if approval.decided_by else ""
+            raise InvalidRequest(f"approval {approval_id} is already {approval.state}{who}")
+        if self._expired(approval):
+            raise InvalidRequest(f"approval {approval_id} has expired; request the fix again")
+        return approval
+
+    def _expired(self, approval: Approval) -> bool:
+        return self.clock() >= approval.expires_at
+
+    @staticmethod
+    def _require_open(incident: Incident) -> None:
+        if incident.status != "open":
+            raise InvalidRequest(f"{incident.id} is {incident.status}")
+
+    async def _poll(
+        self,
+        incident: Incident,
+        check: ReadAction,
+        timeout: timedelta,
+        interval: timedelta,
+        progress: Progress | None,
+    ) -> CheckResult:
+        binding = self.config.binding(incident.service)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout.total_seconds()
+        attempt = 0
+        last: str | None = None
+        while True:
+            attempt += 1
+            per_try = timedelta(seconds=max(1.0, min(30.0, deadline - loop.time())))
+            result = await self.runner.check(check, binding, incident.service, per_try)
+            # Report changes, not every poll: a slow rollout must not flood the channel.
+            if progress is not None and (result.status != last or attempt % 10 == 0):
+                await progress(f"check {attempt}: {result.status}: {result.summary}")
+            last = result.status
+            remaining = deadline - loop.time()
+            if result.status == "ok" or remaining <= 0:
+                if result.status != "ok":
+                    result = result.model_copy(
+                        update={
+                            "summary": f"not healthy after {timeout.total_seconds():.0f}s: "
+                            + result.summary
+                        }
+                    )
+                return result
+            await asyncio.sleep(min(interval.total_seconds(), remaining))

@@ -1,0 +1,80 @@
+"""Running a stage's diagnostics, one diagnostic, or a verification."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.engine.core import EngineCore, Progress
+from bot.engine.incident import Actor, Incident, StepRun
+from bot.errors import InvalidRequest
+from bot.playbooks.models import DiagnosticStep, VerificationStep
+
+
+class DiagnosticsFlow(EngineCore):
+    """Read-only checks, concurrently, each with its own deadline."""
+
+    async def run_stage(self, incident_id: str, actor: Actor) -> list[StepRun]:
+        """Run every diagnostic of the current stage concurrently, each with its own deadline."""
+        incident = await self.get(incident_id)
+        self._require_open(incident)
+        steps = [s for s in self.stage(incident).all_steps() if isinstance(s, DiagnosticStep)]
+        if not steps:
+            raise InvalidRequest("this stage has no diagnostics to run")
+        runs = await asyncio.gather(*(self._diagnose(incident, step, actor) for step in steps))
+        await self._save_runs(incident_id, list(runs), actor)
+        return list(runs)
+
+    async def run_step(self, incident_id: str, step_id: str, actor: Actor) -> StepRun:
+        incident = await self.get(incident_id)
+        self._require_open(incident)
+        step = self._step(incident, step_id)
+        if not isinstance(step, DiagnosticStep):
+            raise InvalidRequest(f"step '{step_id}' is a {step.kind} step, not a diagnostic")
+        run = await self._diagnose(incident, step, actor)
+        await self._save_runs(incident_id, [run], actor)
+        return run
+
+    async def verify(
+        self, incident_id: str, step_id: str, actor: Actor, progress: Progress | None = None
+    ) -> StepRun:
+        """Poll the verification's check until it passes or its deadline passes."""
+        incident = await self.get(incident_id)
+        self._require_open(incident)
+        step = self._step(incident, step_id)
+        if not isinstance(step, VerificationStep):
+            raise InvalidRequest(f"step '{step_id}' is a {step.kind} step, not a verification")
+        started = self.clock()
+        result = await self._poll(incident, step.check, step.timeout, step.interval, progress)
+        run = StepRun.of(step.id, result, started, self.clock(), actor)
+
+        def change(current: Incident) -> None:
+            current.step_runs[step.id] = run
+            current.record(
+                self.clock(), actor, "verification", f"{step.title}: {result.summary}", step.id
+            )
+            if result.status == "ok":
+                current.mitigated_at = current.mitigated_at or self.clock()
+
+        await self._mutate(incident_id, change, actor)
+        return run
+
+    async def _diagnose(self, incident: Incident, step: DiagnosticStep, actor: Actor) -> StepRun:
+        started = self.clock()
+        binding = self.config.binding(incident.service)
+        result = await self.runner.check(step.action, binding, incident.service, step.timeout)
+        return StepRun.of(step.id, result, started, self.clock(), actor)
+
+    async def _save_runs(self, incident_id: str, runs: list[StepRun], actor: Actor) -> None:
+        def change(incident: Incident) -> None:
+            # In the order they finished, so the timeline reads in time order.
+            for run in sorted(runs, key=lambda r: r.finished_at):
+                incident.step_runs[run.step_id] = run
+                incident.record(
+                    run.finished_at,
+                    actor,
+                    "diagnostic",
+                    f"{run.step_id}: {run.status}: {run.summary}",
+                    run.step_id,
+                )
+
+        await self._mutate(incident_id, change, actor)

@@ -1,0 +1,113 @@
+"""Escalation and reminder state: escalate now, we're on it, snooze, mute, firings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.engine.core import EngineCore
+from bot.engine.incident import BOT, Actor, Incident, Mark, TimerKind
+from bot.engine.timers import Timer, pending_timers, progress
+from bot.errors import InvalidRequest
+
+_MAX_SNOOZE_MINUTES = 240
+
+
+class EscalationFlow(EngineCore):
+    """What the timer buttons change, and the record of each firing."""
+
+    async def escalate_now(self, incident_id: str, level: int, actor: Actor) -> Incident:
+        """Record that a level was escalated to; the caller notifies its contacts."""
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            found = self._level(incident, level)
+            done = incident.timers.escalated.get(level)
+            if done is not None:
+                raise InvalidRequest(f"level {level} was already escalated by {done.by}")
+            incident.timers.escalated[level] = Mark(by=actor.label, at=self.clock())
+            incident.record(
+                self.clock(), actor, "escalated", f"escalated to level {level} ({found.title})"
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def acknowledge_escalation(self, incident_id: str, level: int, actor: Actor) -> Incident:
+        """ "We're on it": stop nudging about this level without escalating."""
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            found = self._level(incident, level)
+            done = incident.timers.acknowledged.get(level)
+            if done is not None:
+                raise InvalidRequest(f"level {level} was already acknowledged by {done.by}")
+            incident.timers.acknowledged[level] = Mark(by=actor.label, at=self.clock())
+            incident.record(
+                self.clock(),
+                actor,
+                "escalation-acknowledged",
+                f"on it: level {level} ({found.title}) not escalated for now",
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def snooze(
+        self, incident_id: str, kind: TimerKind, minutes: int, actor: Actor
+    ) -> Incident:
+        if kind not in ("escalation", "reminder"):
+            raise InvalidRequest(f"cannot snooze '{kind}': snooze escalation or reminder")
+        if not 1 <= minutes <= _MAX_SNOOZE_MINUTES:
+            raise InvalidRequest(f"snooze for 1 to {_MAX_SNOOZE_MINUTES} minutes, not {minutes}")
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            until = self.clock() + timedelta(minutes=minutes)
+            incident.timers.snoozed_until[kind] = until
+            incident.record(
+                self.clock(),
+                actor,
+                "snoozed",
+                f"{kind} nudges snoozed for {minutes} min (until {until:%H:%M} UTC)",
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def mute_reminders(self, incident_id: str, actor: Actor, muted: bool = True) -> Incident:
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            if incident.timers.reminders_muted == muted:
+                raise InvalidRequest(f"status reminders are already {'muted' if muted else 'on'}")
+            incident.timers.reminders_muted = muted
+            incident.record(
+                self.clock(),
+                actor,
+                "reminders-muted" if muted else "reminders-unmuted",
+                "status-update reminders " + ("muted" if muted else "back on"),
+            )
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def fire_timer(self, incident_id: str, key: str, late: bool) -> tuple[Incident, Timer]:
+        """Record that a due timer fired; InvalidRequest if it is no longer due or fired."""
+
+        def change(incident: Incident) -> Timer:
+            self._require_open(incident)
+            now = self.clock()
+            playbook = self.playbook(incident.playbook_id)
+            timer = next((t for t in pending_timers(incident, playbook) if t.key == key), None)
+            if timer is None:
+                raise InvalidRequest(f"timer {key} of {incident.id} is no longer pending")
+            incident.timers.fired.append(key)
+            lateness = " (late: the bot was not running when it was due)" if late else ""
+            if timer.level is not None:
+                event = "escalation-due"
+                what = f"escalation to level {timer.level.level} ({timer.level.title}) is due"
+            else:
+                incident.timers.last_reminder_at = now
+                event = "status-reminder"
+                last = incident.status_updates[-1:]
+                since = f"last one {last[0].posted_at:%H:%M} UTC" if last else "none posted yet"
+                what = f"a status update is due ({since})"
+            incident.record(now, BOT, event, f"{what}{lateness}: {progress(incident, now)}")
+            return timer
+
+        return await self._mutate(incident_id, change, BOT)

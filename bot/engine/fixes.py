@@ -1,0 +1,156 @@
+"""Fixes: a dry-run preview, an approval by someone allowed, one run, a verification."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.engine.core import EngineCore, Progress
+from bot.engine.incident import BOT, Actor, Approval, Incident
+from bot.errors import InvalidRequest
+from bot.playbooks.models import FixStep
+
+# Covers only the moment until "approved" is stored, which refuses later clicks by itself.
+_CLAIM_SECONDS = 300.0
+
+
+class FixFlow(EngineCore):
+    """Every fix passes through request_fix, then approve (or deny)."""
+
+    async def request_fix(self, incident_id: str, step_id: str, requester: Actor) -> Approval:
+        """Dry-run the fix and record an approval request with its preview."""
+        incident = await self.get(incident_id)
+        self._require_open(incident)
+        step = self._step(incident, step_id)
+        if not isinstance(step, FixStep):
+            raise InvalidRequest(f"step '{step_id}' is a {step.kind} step, not a fix")
+        for approval in incident.approvals.values():
+            if (
+                approval.step_id == step_id
+                and approval.state == "pending"
+                and not self._expired(approval)
+            ):
+                return approval
+        binding = self.config.binding(incident.service)
+        preview = await self.runner.preview(
+            step.action, binding, incident.service, self.fix_timeout
+        )
+        if preview.error:
+            raise InvalidRequest(f"cannot preview '{step.title}': {preview.error}")
+
+        def change(current: Incident) -> Approval:
+            now = self.clock()
+            approval = Approval(
+                id=f"A{len(current.approvals) + 1}",
+                step_id=step.id,
+                title=step.title,
+                destructive=step.destructive,
+                preview=preview,
+                requested_by=requester,
+                requested_at=now,
+                expires_at=now + self.approval_ttl,
+            )
+            current.approvals[approval.id] = approval
+            current.record(
+                now,
+                requester,
+                "fix-requested",
+                f"{step.title}: {preview.summary} (approval {approval.id})",
+                step.id,
+            )
+            return approval
+
+        return (await self._mutate(incident_id, change, requester))[1]
+
+    async def deny(
+        self, incident_id: str, approval_id: str, actor: Actor, reason: str = ""
+    ) -> Approval:
+        def change(incident: Incident) -> Approval:
+            approval = self._pending(incident, approval_id)
+            if not self.policy.may_approve(actor) and actor.id != approval.requested_by.id:
+                raise InvalidRequest(f"{actor.label} may not deny fixes")
+            approval.state, approval.decided_by, approval.decided_at = "denied", actor, self.clock()
+            incident.record(
+                self.clock(),
+                actor,
+                "fix-denied",
+                f"{approval.title}: denied"
+                + (f" ({reason.strip()[:200]})" if reason.strip() else ""),
+                approval.step_id,
+            )
+            return approval
+
+        return (await self._mutate(incident_id, change, actor))[1]
+
+    async def approve(
+        self, incident_id: str, approval_id: str, approver: Actor, progress: Progress | None = None
+    ) -> Approval:
+        """Approve and run a fix exactly once, then verify it if the step says how."""
+        incident = await self.get(incident_id)
+        self._require_open(incident)
+        approval = self._pending(incident, approval_id)
+        self.policy.check(approval, approver)
+        # The claim is what makes double clicks, retries and replicas run the fix once.
+        # It only has to cover the moment until "approved" is stored, which refuses any later
+        # click by itself; the expiry frees an approval whose approver died in that moment.
+        if not await self.store.claim(
+            f"fix:{incident_id}:{approval_id}", self._owner, ttl_s=_CLAIM_SECONDS
+        ):
+            raise InvalidRequest(
+                f"approval {approval_id} is already being handled; a fix runs once"
+            )
+
+        def approved(current: Incident) -> FixStep:
+            pending = self._pending(current, approval_id)
+            pending.state, pending.decided_by, pending.decided_at = (
+                "approved",
+                approver,
+                self.clock(),
+            )
+            current.record(
+                self.clock(),
+                approver,
+                "fix-approved",
+                f"{pending.title}: approved by {approver.label} "
+                f"(requested by {pending.requested_by.label})",
+                pending.step_id,
+            )
+            step = self._step(current, pending.step_id)
+            assert isinstance(step, FixStep)
+            return step
+
+        step = (await self._mutate(incident_id, approved, approver))[1]
+        binding = self.config.binding(incident.service)
+        result = await self.runner.apply(step.action, binding, incident.service, self.fix_timeout)
+
+        def applied(current: Incident) -> None:
+            done = current.approvals[approval_id]
+            done.state = "applied" if result.status == "ok" else "failed"
+            done.result = result
+            current.record(
+                self.clock(),
+                BOT,
+                "fix-applied" if result.status == "ok" else "fix-failed",
+                f"{done.title}: {result.summary}",
+                done.step_id,
+            )
+
+        await self._mutate(incident_id, applied, BOT)
+        if result.status == "ok" and step.verify is not None:
+            verification = await self._poll(
+                incident, step.verify, step.verify_timeout, timedelta(seconds=2), progress
+            )
+
+            def verified(current: Incident) -> None:
+                current.approvals[approval_id].verification = verification
+                current.record(
+                    self.clock(),
+                    BOT,
+                    "verification",
+                    f"after {step.title}: {verification.summary}",
+                    step.id,
+                )
+                if verification.status == "ok":
+                    current.mitigated_at = current.mitigated_at or self.clock()
+
+            await self._mutate(incident_id, verified, BOT)
+        return (await self.get(incident_id)).approvals[approval_id]
