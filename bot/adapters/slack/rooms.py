@@ -144,12 +144,14 @@ class Rooms:
             blocks=[b.to_dict() for b in part.blocks],
         )
 
-    async def upload(self, incident: Incident, title: str, content: str, reply_to: str) -> None:
+    async def upload(
+        self, incident: Incident, title: str, content: str, reply_to: str, extension: str = "txt"
+    ) -> None:
         await self.client.files_upload_v2(
             channel=incident.links[CHANNEL],
             thread_ts=reply_to,
             title=title,
-            filename=re.sub(r"[^A-Za-z0-9_.-]+", "-", title)[:60] + ".txt",
+            filename=re.sub(r"[^A-Za-z0-9_.-]+", "-", title)[:60] + "." + extension,
             content=content,
         )
 

@@ -148,6 +148,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 f"post-incident-{incident.id}",
                 document,
                 incident.links.get("slack.headline_ts", ""),
+                extension="md",
             )
             await post_checklists(ctx, incident)
             ctx.rooms.refresh_headline(incident.id)

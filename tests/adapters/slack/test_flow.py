@@ -115,7 +115,9 @@ async def test_diagnose_fix_approve_status_resolve(slack_bot: SlackBot) -> None:
     assert (await bot.engine.get("INC-0001")).status == "resolved"
     summary = bot.texts(channel)
     assert "Time to mitigate" in summary and "requested by" in summary and "approved by" in summary
-    document = bot.api.uploads[-1].content.decode()
+    upload = next(u for u in bot.api.uploads if u.filename == "post-incident-INC-0001.md")
+    assert upload.content is not None
+    document = upload.content.decode()
     assert "rolled back" in document and "fix-applied" in document
 
     # A button of a resolved incident says so instead of acting.
