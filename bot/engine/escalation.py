@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from bot.engine.core import EngineCore
 from bot.engine.incident import BOT, Actor, Incident, Mark, TimerKind
@@ -17,36 +18,40 @@ class EscalationFlow(EngineCore):
 
     async def escalate_now(self, incident_id: str, level: int, actor: Actor) -> Incident:
         """Record that a level was escalated to; the caller notifies its contacts."""
-
-        def change(incident: Incident) -> None:
-            self._require_open(incident)
-            found = self._level(incident, level)
-            done = incident.timers.escalated.get(level)
-            if done is not None:
-                raise InvalidRequest(f"level {level} was already escalated by {done.by}")
-            incident.timers.escalated[level] = Mark(by=actor.label, at=self.clock())
-            incident.record(
-                self.clock(), actor, "escalated", f"escalated to level {level} ({found.title})"
-            )
-
-        return (await self._mutate(incident_id, change, actor))[0]
+        return await self._mark_level(
+            incident_id, level, actor, "escalated", "escalated to level {level} ({title})"
+        )
 
     async def acknowledge_escalation(self, incident_id: str, level: int, actor: Actor) -> Incident:
         """ "We're on it": stop nudging about this level without escalating."""
+        return await self._mark_level(
+            incident_id,
+            level,
+            actor,
+            "acknowledged",
+            "on it: level {level} ({title}) not escalated for now",
+        )
+
+    async def _mark_level(
+        self,
+        incident_id: str,
+        level: int,
+        actor: Actor,
+        mark: Literal["escalated", "acknowledged"],
+        text: str,
+    ) -> Incident:
+        event = "escalated" if mark == "escalated" else "escalation-acknowledged"
 
         def change(incident: Incident) -> None:
             self._require_open(incident)
             found = self._level(incident, level)
-            done = incident.timers.acknowledged.get(level)
+            timers = incident.timers
+            marks = timers.escalated if mark == "escalated" else timers.acknowledged
+            done = marks.get(level)
             if done is not None:
-                raise InvalidRequest(f"level {level} was already acknowledged by {done.by}")
-            incident.timers.acknowledged[level] = Mark(by=actor.label, at=self.clock())
-            incident.record(
-                self.clock(),
-                actor,
-                "escalation-acknowledged",
-                f"on it: level {level} ({found.title}) not escalated for now",
-            )
+                raise InvalidRequest(f"level {level} was already {mark} by {done.by}")
+            marks[level] = Mark(by=actor.label, at=self.clock())
+            incident.record(self.clock(), actor, event, text.format(level=level, title=found.title))
 
         return (await self._mutate(incident_id, change, actor))[0]
 

@@ -103,16 +103,21 @@ def next_escalation(incident: Incident, playbook: Playbook, now: datetime) -> st
     return f"level {due[-1].level} ({due[-1].title}) is due now"
 
 
-def progress(incident: Incident, now: datetime) -> str:
-    """How long the incident has been open and what has been tried, for a nudge."""
-    opened = f"open {humanize(now - incident.opened_at)}"
+def fixes_tried(incident: Incident) -> list[str]:
+    """Each fix run so far, in order, as 'title (applied)' or 'title (failed)'."""
     titles = {a.step_id: a.title for a in incident.approvals.values()}
-    tried = [
+    return [
         f"{titles.get(entry.step_id or '', entry.step_id)} "
         f"({'applied' if entry.event == 'fix-applied' else 'failed'})"
         for entry in incident.timeline
         if entry.event in ("fix-applied", "fix-failed")
     ]
+
+
+def progress(incident: Incident, now: datetime) -> str:
+    """How long the incident has been open and what has been tried, for a nudge."""
+    opened = f"open {humanize(now - incident.opened_at)}"
+    tried = fixes_tried(incident)
     checks = sum(1 for entry in incident.timeline if entry.event == "diagnostic")
     fixes = "fixes tried: " + ", ".join(tried) if tried else "no fixes tried yet"
     return f"{opened}; {fixes}; {checks} diagnostic run(s)"

@@ -14,6 +14,7 @@ from bot.adapters.slack.parts import button, context, section
 from bot.adapters.slack.rooms import CHANNEL
 from bot.config import EscalationContact
 from bot.engine.incident import Actor, Incident
+from bot.engine.timers import fixes_tried
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import EscalationLevel
 
@@ -34,13 +35,8 @@ def contact_mentions(contacts: EscalationContact | None) -> str:
 
 
 def tried(incident: Incident) -> str:
-    """What has been tried so far, from the timeline: the fixes and how they went."""
-    done = [
-        f"{e.text.split(':', 1)[0]} ({'applied' if e.event == 'fix-applied' else 'failed'})"
-        for e in incident.timeline
-        if e.event in ("fix-applied", "fix-failed")
-    ]
-    return "; ".join(done) if done else "no fixes yet"
+    """What has been tried so far: the fixes and how they went."""
+    return "; ".join(fixes_tried(incident)) or "no fixes yet"
 
 
 class SlackNotifier:
