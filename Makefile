@@ -16,16 +16,20 @@ $(STAMP): pyproject.toml
 drill: $(STAMP)
 	$(BIN)/runbook-bot drill api-down
 
-# redis-server is the real store backend the store suite runs against; Prometheus and
-# Alertmanager send the alerts of the end-to-end alert test.
+# Real components the tests run against, from Debian's packages: redis-server (the store and
+# the Redis checks), Prometheus and Alertmanager (the end-to-end alert test), PostgreSQL (the
+# Postgres checks), and the Docker engine with busybox-static, from which the Docker tests
+# build their image with `docker import` (no registry is reachable). The tests start each one.
+APT_INSTALL = $(SUDO) apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends
+
 test-deps:
-	@command -v redis-server >/dev/null 2>&1 || { \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+	@command -v redis-server >/dev/null 2>&1 || { $(APT_INSTALL) redis-server >/dev/null; }
 	@{ command -v prometheus && command -v prometheus-alertmanager; } >/dev/null 2>&1 || { \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-			prometheus prometheus-alertmanager >/dev/null; }
+		$(APT_INSTALL) prometheus prometheus-alertmanager >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(APT_INSTALL) postgresql >/dev/null; }
+	@{ command -v dockerd && dpkg -s busybox-static; } >/dev/null 2>&1 || { \
+		$(APT_INSTALL) docker.io busybox-static >/dev/null; }
 
 check: $(STAMP)
 	$(BIN)/ruff check bot tests bench

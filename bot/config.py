@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -20,9 +21,18 @@ class Dependency(BaseModel):
 
     selector: str | None = None
     pod: str | None = None
+    # The dependency's Docker container, for services that run on Docker.
+    container: str | None = None
     host: str | None = None
     port: int | None = None
+    # redis://, postgresql:// or http(s):// as the dependency speaks; a password in it is secret.
     url: str | None = None
+
+    @model_validator(mode="after")
+    def _keep_secret(self) -> Dependency:
+        if self.url:
+            register_secret(urlsplit(self.url).password)
+        return self
 
 
 class WorkloadRef(BaseModel):
@@ -48,13 +58,22 @@ class ServiceBinding(BaseModel):
     service: str = ""
     configmap: str = ""
     secret: str = ""
+    # The playbooks this service is run with; `runbook-bot lint` checks that each one's
+    # `${service.*}` placeholders are bound. Empty: any playbook, checked when a step runs.
+    playbooks: list[str] = Field(default_factory=list)
     health_url: str | None = None
+    ready_url: str | None = None
+    live_url: str | None = None
+    metrics_url: str | None = None
     load_balancer_url: str | None = None
     last_known_good_image: str | None = None
     maintenance_selector: str = "app=maintenance"
     ingress_controller: WorkloadRef = WorkloadRef(
         namespace="ingress-nginx", deployment="nginx-ingress-controller"
     )
+    # Docker Compose names of the service, for scaling it; unset: read from the container labels.
+    compose_project: str = ""
+    compose_service: str = ""
     dependencies: dict[str, Dependency] = Field(default_factory=dict)
 
     def with_defaults(self, name: str) -> ServiceBinding:

@@ -9,10 +9,14 @@ from pydantic import Field
 from bot.executors import http, network
 from bot.executors import redis as redis_checks
 from bot.executors.base import ReadAction, WriteAction
+from bot.executors.docker import params as docker
 from bot.executors.kubernetes import params as kubernetes
+from bot.executors.postgres import params as postgres
 
 BACKENDS = {
     "kubernetes": (kubernetes.READS, kubernetes.WRITES),
+    "docker": (docker.READS, docker.WRITES),
+    "postgres": (postgres.READS, postgres.WRITES),
     "http": (http.READS, http.WRITES),
     "network": (network.READS, network.WRITES),
     "redis": (redis_checks.READS, redis_checks.WRITES),

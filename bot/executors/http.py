@@ -36,9 +36,24 @@ class HttpGet(ReadAction):
     # None: any 2xx is healthy.
     expect_status: list[StatusCode] | None = Field(default=None, min_length=1)
     timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # Also require a JSON health body, if any, to say healthy: its `status` and every dependency
+    # it lists (`{"status": "healthy", "dependencies": {"postgres": "up"}}`).
+    healthy_body: bool = False
 
 
-READS = (HttpGet,)
+class HttpMetrics(ReadAction):
+    """`curl /metrics | grep NAME`: Prometheus text-format samples whose names match."""
+
+    type: Literal["http.metrics"]
+    url: HttpUrl
+    # Substrings of metric names to keep, as `| grep duration` would; at least one.
+    match: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_:]{1,100}$")]] = Field(
+        min_length=1, max_length=20
+    )
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+READS = (HttpGet, HttpMetrics)
 WRITES = ()
 
 

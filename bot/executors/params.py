@@ -86,6 +86,41 @@ def _url_of(schemes: tuple[str, ...]) -> AfterValidator:
 Host = Annotated[str, AfterValidator(_check_host)]
 HttpUrl = Annotated[str, _url_of(("http", "https"))]
 RedisUrl = Annotated[str, _url_of(("redis", "rediss"))]
+PostgresUrl = Annotated[str, _url_of(("postgres", "postgresql"))]
+
+_CONTAINER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
+_COMPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+# A Docker container's name or ID, as `docker ps` shows it.
+ContainerName = Annotated[str, _checked(_CONTAINER, "container name")]
+EnvName = Annotated[str, _checked(_ENV_NAME, "environment variable name")]
+ComposeName = Annotated[str, _checked(_COMPOSE_NAME, "compose project or service name")]
+
+
+def _check_argument(value: str) -> str:
+    if not value or len(value) > 1024 or any(not c.isprintable() for c in value):
+        raise ValueError("an argument must be 1-1024 printable characters")
+    return value
+
+
+# One element of a command's argument vector, written in the playbook and passed as is (no
+# shell ever sees it); placeholders are filled from the service binding, never from user text.
+Argument = Annotated[str, AfterValidator(_check_argument)]
+
+
+def _check_pattern(value: str) -> str:
+    if len(value) > 200:
+        raise ValueError("a pattern must be at most 200 characters")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+# A regular expression written in the playbook, e.g. the `grep ERROR` of `kubectl logs | grep`.
+Pattern = Annotated[str, AfterValidator(_check_pattern)]
 
 
 def url_for_display(url: str) -> str:

@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction
+from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction, WriteAction
 from bot.executors.params import RedisUrl, url_for_display
 from bot.redact import redact, redact_value, register_secret
 
@@ -46,8 +46,33 @@ class RedisInfo(ReadAction):
     timeout_s: float = Field(default=5.0, gt=0, le=60)
 
 
-READS = (RedisPing, RedisInfo)
-WRITES = ()
+class RedisConfig(ReadAction):
+    """`redis-cli config get PATTERN`: the server's settings, passwords redacted."""
+
+    type: Literal["redis.config"]
+    url: RedisUrl
+    pattern: str = Field(default="*", pattern=r"^[A-Za-z0-9*?_-]{1,64}$")
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+class RedisFlushDb(WriteAction):
+    """`redis-cli FLUSHDB`: delete every key of the URL's database. Mark the step destructive."""
+
+    type: Literal["redis.flushdb"]
+    url: RedisUrl
+    timeout_s: float = Field(default=10.0, gt=0, le=60)
+
+
+class RedisBgsave(WriteAction):
+    """`redis-cli BGSAVE`: start a background snapshot to the server's RDB file."""
+
+    type: Literal["redis.bgsave"]
+    url: RedisUrl
+    timeout_s: float = Field(default=10.0, gt=0, le=60)
+
+
+READS = (RedisPing, RedisInfo, RedisConfig)
+WRITES = (RedisFlushDb, RedisBgsave)
 
 
 class _Unreachable(Exception):

@@ -24,6 +24,8 @@ class _StepBase(_Model):
     # The runbook's own command, shown to the responder for reference; never executed.
     command: str | None = None
     note: str | None = None
+    # For a playbook written for both platforms: the step applies only to services on this one.
+    platform: Literal["kubernetes", "docker"] | None = None
 
 
 class DiagnosticStep(_StepBase):
@@ -68,6 +70,10 @@ class VerificationStep(_StepBase):
     check: AnyRead
     timeout: Duration = timedelta(minutes=5)
     interval: Duration = timedelta(seconds=5)
+    # A watch: once the check passes it must keep passing this long (e.g. "monitor for 15
+    # minutes"); a failure meanwhile ends the verification as failed. The timeout bounds only
+    # the wait for the first pass.
+    hold: Duration | None = None
 
 
 Step = Annotated[
@@ -171,7 +177,8 @@ class Playbook(_Model):
         default_factory=lambda: ["service", "job", "app", "namespace"]
     )
     severity: Literal["critical", "high", "medium", "low"]
-    platform: Literal["kubernetes", "docker"]
+    # `any`: steps name their own platform where it matters (see a step's `platform`).
+    platform: Literal["kubernetes", "docker", "any"]
     impact: str = ""
     status_update_interval: Duration = timedelta(minutes=15)
     stages: list[Stage] = Field(min_length=1)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.executors.base import ReadAction, WriteAction
-from bot.executors.params import ImageRef, K8sName, LabelSelector, Quantity
+from bot.executors.params import (
+    Argument,
+    EnvName,
+    ImageRef,
+    K8sName,
+    LabelSelector,
+    Pattern,
+    Quantity,
+)
 
 # --- reads -----------------------------------------------------------------------------
 
@@ -49,6 +57,11 @@ class K8sLogs(ReadAction):
     container: K8sName | None = None
     tail: int = Field(default=100, ge=1, le=5000)
     previous: bool = False
+    since_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    # Keep only the lines matching this (case-insensitive), as `| grep` would.
+    match: Pattern | None = None
+    # Count the matching lines by their Nth space-separated field, as `cut -d' ' -fN | uniq -c`.
+    count_field: int | None = Field(default=None, ge=1, le=50)
 
 
 class K8sRolloutHistory(ReadAction):
@@ -144,6 +157,44 @@ class K8sNetworkPolicies(ReadAction):
     namespace: K8sName | None = None
 
 
+class K8sVolumes(ReadAction):
+    """`kubectl get pv,pvc`: claims in the namespace with phase, capacity and bound volume."""
+
+    type: Literal["k8s.volumes"]
+    namespace: K8sName | None = None
+
+
+class K8sHpa(ReadAction):
+    """`kubectl get hpa`: current and desired replicas against min and max, and the targets."""
+
+    type: Literal["k8s.hpa"]
+    namespace: K8sName | None = None
+    name: K8sName | None = None
+
+
+class K8sClusterInfo(ReadAction):
+    """`kubectl cluster-info`: the API server answers, with its version."""
+
+    type: Literal["k8s.cluster_info"]
+
+
+class K8sExec(ReadAction):
+    """Run the playbook's fixed argument list in a pod's container (no shell), show its output.
+
+    The pod is `pod`, else the first running pod of `deployment` or `selector`, else of the
+    service. The command is never text a user typed.
+    """
+
+    type: Literal["k8s.exec"]
+    namespace: K8sName | None = None
+    pod: K8sName | None = None
+    deployment: K8sName | None = None
+    selector: LabelSelector | None = None
+    container: K8sName | None = None
+    command: list[Argument] = Field(min_length=1, max_length=32)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
 # --- writes ----------------------------------------------------------------------------
 
 
@@ -225,12 +276,42 @@ class K8sPatchServiceSelector(WriteAction):
     selector: LabelSelector
 
 
+class K8sSetEnv(WriteAction):
+    """`kubectl set env deployment/NAME KEY=VALUE`: set variables on one container."""
+
+    type: Literal["k8s.set_env"]
+    namespace: K8sName | None = None
+    deployment: K8sName | None = None
+    container: K8sName | None = None
+    env: dict[EnvName, Annotated[str, Field(max_length=1024)]] = Field(min_length=1, max_length=20)
+
+
+class K8sPatchHpa(WriteAction):
+    """Change an HPA's replica bounds and/or CPU target."""
+
+    type: Literal["k8s.patch_hpa"]
+    namespace: K8sName | None = None
+    name: K8sName | None = None
+    min_replicas: int | None = Field(default=None, ge=1, le=500)
+    max_replicas: int | None = Field(default=None, ge=1, le=500)
+    cpu_target_percent: int | None = Field(default=None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _something_to_set(self) -> K8sPatchHpa:
+        if self.min_replicas is None and self.max_replicas is None and not self.cpu_target_percent:
+            raise ValueError("set at least one of min_replicas, max_replicas, cpu_target_percent")
+        if self.min_replicas and self.max_replicas and self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not exceed max_replicas")
+        return self
+
+
 READS = (
     K8sPods, K8sDescribePods, K8sEvents, K8sLogs, K8sRolloutHistory, K8sRolloutStatus,
     K8sNodes, K8sDescribeNode, K8sTopNodes, K8sTopPods, K8sEndpoints, K8sIngresses,
-    K8sConfigMap, K8sSecretKeys, K8sEnv, K8sNetworkPolicies,
+    K8sConfigMap, K8sSecretKeys, K8sEnv, K8sNetworkPolicies, K8sVolumes, K8sHpa,
+    K8sClusterInfo, K8sExec,
 )  # fmt: skip
 WRITES = (
     K8sRolloutRestart, K8sScale, K8sSetImage, K8sRolloutUndo, K8sPatchResources,
-    K8sDeletePod, K8sPatchServiceSelector,
+    K8sDeletePod, K8sPatchServiceSelector, K8sSetEnv, K8sPatchHpa,
 )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Docker: containers through the `docker` SDK (DOCKER_HOST or the local socket)."""

@@ -1,0 +1,1 @@
+"""Postgres checks and the terminate-idle fix, through asyncpg (the `postgres` extra)."""
