@@ -11,7 +11,8 @@ from pathlib import Path
 
 from bot.config import load_config
 from bot.errors import BotError, PlaybookError
-from bot.playbooks.loader import lint_directory
+from bot.playbooks.bindings import catalog_problems
+from bot.playbooks.loader import lint_directory, load_playbooks
 from bot.settings import Settings
 from bot.templates import TemplateRenderer
 
@@ -24,13 +25,25 @@ def _parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate playbooks; file:line: reason per error")
     lint.add_argument("directory", nargs="?", help="playbook folder (default: the configured one)")
+    lint.add_argument(
+        "--config",
+        help="also check that each service binds what its playbooks need "
+        "(default: RUNBOOK_BOT_CONFIG, if set)",
+    )
 
-    drill = commands.add_parser("drill", help="run a playbook against the built-in sandbox")
-    drill.add_argument("playbook", help="playbook id, e.g. api-down")
-    drill.add_argument("--scenario", help="drill scenario (default: the playbook's first)")
+    drill = commands.add_parser(
+        "drill", help="run a playbook against the built-in sandbox cluster or Docker engine"
+    )
+    drill.add_argument("playbook", help="playbook id, e.g. api-down or api-down-compose")
+    drill.add_argument(
+        "--scenario", help="drill scenario; it picks the sandbox (default: the playbook's first)"
+    )
     drill.add_argument("--as", dest="actor", default="oncall", help="your name in the drill")
     drill.add_argument(
-        "--ready-delay", type=float, default=1.5, help="seconds new sandbox pods take to start"
+        "--ready-delay",
+        type=float,
+        default=1.5,
+        help="seconds new sandbox pods or containers take to start",
     )
 
     console = commands.add_parser("console", help="work incidents from the terminal")
@@ -61,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         if args.command == "lint":
-            return _lint(settings, args.directory)
+            return _lint(settings, args.directory, args.config)
         if args.command == "drill":
             return asyncio.run(_drill(settings, args))
         if args.command == "console":
@@ -83,14 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _lint(settings: Settings, directory: str | None) -> int:
+def _lint(settings: Settings, directory: str | None, config: str | None) -> int:
     folder = Path(directory) if directory else settings.playbooks_dir
-    problems = lint_directory(folder, TemplateRenderer(settings.templates_dir))
+    templates = TemplateRenderer(settings.templates_dir)
+    problems = lint_directory(folder, templates)
+    config_path = Path(config) if config else settings.config_path
+    if not problems and config_path:
+        problems = catalog_problems(Path(config_path), load_playbooks(folder, templates))
     for problem in problems:
         print(problem)
     if problems:
         return 1
     print(f"{folder}: all playbooks valid")
+    if config_path:
+        print(f"{config_path}: every service binds what its playbooks need")
     return 0
 
 

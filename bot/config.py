@@ -76,6 +76,15 @@ class ServiceBinding(BaseModel):
     compose_service: str = ""
     dependencies: dict[str, Dependency] = Field(default_factory=dict)
 
+    def lookup(self, path: str) -> object | None:
+        """The value `${service.a.b}` names (path 'service.a.b'); None when unset or empty."""
+        node: object = self
+        for part in path.split(".")[1:]:
+            node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+            if node is None or node == "":
+                return None
+        return node
+
     def with_defaults(self, name: str) -> ServiceBinding:
         """Fill the names a Kubernetes service conventionally derives from its own name."""
         deployment = self.deployment or name
@@ -171,15 +180,34 @@ class Config(BaseModel):
     approvers: list[str] = Field(default_factory=list)
     approval_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     channels: Channels = Channels()
-    escalation: dict[int, EscalationContact] = Field(default_factory=dict)
+    # By level number, or by a level's title ("Security Team"), which wins: playbooks number
+    # their levels differently, and a title names the same people in each of them.
+    escalation: dict[int | str, EscalationContact] = Field(default_factory=dict)
     alerts: AlertsConfig = AlertsConfig()
     statuspage: StatuspageConfig | None = None
     paging: PagingConfig | None = None
 
     @model_validator(mode="after")
+    def _numbers_are_levels(self) -> Config:
+        # YAML and JSON may give `"2":` as a string; it still means level 2.
+        self.escalation = {
+            int(k) if isinstance(k, str) and k.strip().isdigit() else k: v
+            for k, v in self.escalation.items()
+        }
+        return self
+
+    @model_validator(mode="after")
     def _derive_service_defaults(self) -> Config:
         self.services = {name: b.with_defaults(name) for name, b in self.services.items()}
         return self
+
+    def contact(self, level: int, title: str = "") -> EscalationContact | None:
+        """Who an escalation level notifies: by its title, else by its number."""
+        wanted = title.strip().casefold()
+        for key, contact in self.escalation.items():
+            if isinstance(key, str) and wanted and key.strip().casefold() == wanted:
+                return contact
+        return self.escalation.get(level)
 
     def binding(self, service: str) -> ServiceBinding:
         try:

@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.config import AlertsConfig
+from bot.config import AlertsConfig, ServiceBinding
 from bot.engine.engine import Engine
 from bot.engine.incident import BOT, Actor, Incident
 from bot.engine.scheduler import process_owner
@@ -235,13 +235,16 @@ class AlertWebhook:
             if alert.name not in playbook.alerts:
                 continue
             for label in playbook.alert_service_labels:
-                if alert.labels.get(label, "") in self.engine.config.services:
+                binding = self.engine.config.services.get(alert.labels.get(label, ""))
+                # Several playbooks may answer one alert (APIDown on Kubernetes, on Docker):
+                # the service's own bindings and platform pick among them.
+                if binding is not None and _runs(binding, playbook):
                     return playbook, alert.labels[label]
-            log.warning(
+            log.info(
                 "%s",
                 redact(
-                    f"alert {alert.name} names no configured service in labels "
-                    f"{', '.join(playbook.alert_service_labels)}"
+                    f"alert {alert.name}: labels {', '.join(playbook.alert_service_labels)} "
+                    f"name no service that runs playbook {playbook.id}"
                 ),
             )
         return None
@@ -263,3 +266,9 @@ class AlertWebhook:
         task = asyncio.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _runs(binding: ServiceBinding, playbook: Playbook) -> bool:
+    if binding.playbooks:
+        return playbook.id in binding.playbooks
+    return playbook.platform in ("any", binding.platform)

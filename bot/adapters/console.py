@@ -117,7 +117,7 @@ class Console:
 
     async def show_overview(self) -> None:
         incident = await self.current()
-        playbook = self.engine.playbook(incident.playbook_id)
+        playbook = self.engine.playbook_for(incident)
         self.say(text.render_headline(headline(incident, playbook, self.engine.clock())))
         stage = playbook.stages[incident.stage_index]
         count = len(playbook.stages)
@@ -200,7 +200,7 @@ class Console:
         incident = await self.engine.mark_done(
             (await self.current()).id, args[0], self.actor, " ".join(args[1:])
         )
-        step = self.engine.playbook(incident.playbook_id).find_step(args[0])
+        step = self.engine.playbook_for(incident).find_step(args[0])
         if step is not None and isinstance(step[1], ManualStep):
             self.say(f"[done] {step[1].title}")
 
@@ -264,7 +264,7 @@ class Console:
     async def _checklist(self, args: list[str]) -> None:
         incident = await self.current()
         now = self.engine.clock()
-        for found in self.engine.playbook(incident.playbook_id).post_incident:
+        for found in self.engine.playbook_for(incident).post_incident:
             self.say(
                 f"{found.title} (due {checklist.due(found, incident, now):%Y-%m-%d %H:%M} UTC)"
             )
@@ -293,7 +293,8 @@ class Console:
     async def _escalate(self, args: list[str]) -> None:
         level = _level(args, "escalate LEVEL")
         incident = await self.engine.escalate_now((await self.current()).id, level, self.actor)
-        contacts = self.engine.config.escalation.get(level)
+        titles = {lv.level: lv.title for lv in self.engine.playbook_for(incident).escalation}
+        contacts = self.engine.config.contact(level, titles.get(level, ""))
         who = (
             ", ".join(contacts.notify) if contacts and contacts.notify else "no contacts configured"
         )
@@ -321,7 +322,7 @@ class Console:
         self.say("Status-update reminders back on.")
 
     def _title(self, incident: Incident, step_id: str) -> str:
-        found = self.engine.playbook(incident.playbook_id).find_step(step_id)
+        found = self.engine.playbook_for(incident).find_step(step_id)
         return found[1].title if found else step_id
 
 

@@ -40,11 +40,9 @@ def _fill(value: Any, binding: ServiceBinding, service: str) -> Any:
 
 
 def _lookup(path: str, binding: ServiceBinding, service: str) -> Any:
-    node: Any = binding
-    for part in path.split(".")[1:]:
-        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
-        if node is None or node == "":
-            raise InvalidRequest(
-                f"service '{service}' has no {path.removeprefix('service.')} configured"
-            )
-    return node
+    value = binding.lookup(path)
+    if value is None:
+        raise InvalidRequest(
+            f"service '{service}' has no {path.removeprefix('service.')} configured"
+        )
+    return value

@@ -39,7 +39,7 @@ class CommunicationFlow(EngineCore):
 
     async def render_status(self, incident_id: str, name: str, eta: str = "") -> str:
         incident = await self.get(incident_id)
-        playbook = self.playbook(incident.playbook_id)
+        playbook = self.playbook_for(incident)
         communication = playbook.communications.get(name)
         if communication is None:
             raise NotFound(
@@ -69,7 +69,7 @@ class CommunicationFlow(EngineCore):
 
     async def post_incident_document(self, incident_id: str) -> str:
         incident = await self.get(incident_id)
-        playbook = self.playbook(incident.playbook_id)
+        playbook = self.playbook_for(incident)
         context = template_context(incident, playbook, self.config, self.clock())
         return self.templates.render(playbook.post_incident_document, context)
 
@@ -81,7 +81,7 @@ class CommunicationFlow(EngineCore):
         """Tick (or untick) a post-incident task; allowed once resolved, when the work happens."""
 
         def change(incident: Incident) -> None:
-            _, text = checklist.find(self.playbook(incident.playbook_id), key)
+            _, text = checklist.find(self.playbook_for(incident), key)
             item = incident.checklist.setdefault(key, ChecklistItem())
             if item.done == done:
                 who = f" by {item.done_by}" if item.done else ""
@@ -101,7 +101,7 @@ class CommunicationFlow(EngineCore):
         owner = redact(" ".join(owner.split())[:100])
 
         def change(incident: Incident) -> None:
-            _, text = checklist.find(self.playbook(incident.playbook_id), key)
+            _, text = checklist.find(self.playbook_for(incident), key)
             incident.checklist.setdefault(key, ChecklistItem()).owner = owner
             incident.record(
                 self.clock(), actor, "checklist-owner", f"{text}: {owner or 'unassigned'}"

@@ -61,6 +61,7 @@ class EngineCore:
         self._owner = f"{os.uname().nodename}:{os.getpid()}"
         self._locks: dict[str, asyncio.Lock] = {}
         self._listeners: list[Listener] = []
+        self._platform_views: dict[tuple[str, str], Playbook] = {}
 
     def on_change(self, listener: Listener) -> None:
         """Call listener with every incident this engine opens or changes, once stored."""
@@ -88,11 +89,22 @@ class EngineCore:
             known = ", ".join(sorted(self.playbooks)) or "none loaded"
             raise NotFound(f"no playbook '{playbook_id}' (known: {known})") from None
 
+    def playbook_for(self, incident: Incident) -> Playbook:
+        """The incident's playbook as its service's platform runs it (see `for_platform`)."""
+        playbook = self.playbook(incident.playbook_id)
+        service = self.config.services.get(incident.service)
+        if service is None or playbook.platform != "any":
+            return playbook
+        key = (playbook.id, service.platform)
+        if key not in self._platform_views:
+            self._platform_views[key] = playbook.for_platform(service.platform)
+        return self._platform_views[key]
+
     def stage(self, incident: Incident) -> Stage:
-        return self.playbook(incident.playbook_id).stages[incident.stage_index]
+        return self.playbook_for(incident).stages[incident.stage_index]
 
     def causes(self, incident: Incident) -> list[CauseMatch]:
-        return suggest_causes(self.playbook(incident.playbook_id), incident)
+        return suggest_causes(self.playbook_for(incident), incident)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -105,7 +117,7 @@ class EngineCore:
                 log.error("change listener failed for %s: %s", incident.id, exc)
 
     def _level(self, incident: Incident, level: int) -> EscalationLevel:
-        levels = self.playbook(incident.playbook_id).escalation
+        levels = self.playbook_for(incident).escalation
         for found in levels:
             if found.level == level:
                 return found
@@ -142,8 +154,14 @@ class EngineCore:
         raise ConflictError(f"{incident_id} is changing too fast; try again")
 
     def _step(self, incident: Incident, step_id: str) -> Step:
-        found = self.playbook(incident.playbook_id).find_step(step_id)
+        found = self.playbook_for(incident).find_step(step_id)
         if found is None:
+            whole = self.playbook(incident.playbook_id).find_step(step_id)
+            if whole is not None and whole[1].platform:
+                raise InvalidRequest(
+                    f"step '{step_id}' is for {whole[1].platform} services; "
+                    f"{incident.service} is not one"
+                )
             raise NotFound(f"no step '{step_id}' in playbook {incident.playbook_id}")
         return found[1]
 

@@ -19,7 +19,17 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
         self, playbook_id: str, service: str, opened_by: Actor, summary: str = ""
     ) -> Incident:
         playbook = self.playbook(playbook_id)
-        self.config.binding(service)
+        binding = self.config.binding(service)
+        if binding.playbooks and playbook.id not in binding.playbooks:
+            raise InvalidRequest(
+                f"service '{service}' is not bound to playbook '{playbook.id}' "
+                f"(its playbooks: {', '.join(binding.playbooks)})"
+            )
+        if playbook.platform not in ("any", binding.platform):
+            raise InvalidRequest(
+                f"playbook '{playbook.id}' is for {playbook.platform} services; "
+                f"'{service}' runs on {binding.platform}"
+            )
         number = await self.store.next_number()
         now = self.clock()
         incident = Incident(
@@ -57,7 +67,7 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
     ) -> Incident:
         def change(incident: Incident) -> None:
             self._require_open(incident)
-            stages = self.playbook(incident.playbook_id).stages
+            stages = self.playbook_for(incident).stages
             if stage_id is None:
                 target = incident.stage_index + 1
                 if target >= len(stages):

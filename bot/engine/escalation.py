@@ -97,7 +97,7 @@ class EscalationFlow(EngineCore):
         def change(incident: Incident) -> Timer:
             self._require_open(incident)
             now = self.clock()
-            playbook = self.playbook(incident.playbook_id)
+            playbook = self.playbook_for(incident)
             timer = next((t for t in pending_timers(incident, playbook) if t.key == key), None)
             if timer is None:
                 raise InvalidRequest(f"timer {key} of {incident.id} is no longer pending")

@@ -125,7 +125,7 @@ class Scheduler:
         if not self._scheduler.running:
             return
         try:
-            timers = pending_timers(incident, self.engine.playbook(incident.playbook_id))
+            timers = pending_timers(incident, self.engine.playbook_for(incident))
         except BotError as exc:
             log.warning("timers of %s not armed: %s", incident.id, exc)
             timers = []
@@ -183,7 +183,7 @@ class Scheduler:
         if incident.status != "open":
             self._forget(incident_id)
             return
-        timer = _pending(incident, self.engine.playbook(incident.playbook_id), key)
+        timer = _pending(incident, self.engine.playbook_for(incident), key)
         if timer is None or timer.due > self.engine.clock() + _EARLY:
             # Stale job: the incident changed since (snoozed, acknowledged, fired elsewhere).
             self.rearm(incident)
@@ -198,7 +198,7 @@ class Scheduler:
         except InvalidRequest:
             return  # resolved, or recorded by a replica whose claim had expired
         if timer.level is not None:
-            contacts = self.engine.config.escalation.get(timer.level.level)
+            contacts = self.engine.config.contact(timer.level.level, timer.level.title)
             await self.notifier.escalation_due(incident, timer.level, contacts, late)
         else:
             await self.notifier.status_reminder(incident, late)

@@ -25,6 +25,29 @@ def _stamp(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
+def unhelpful_fixes(incident: Incident) -> list[datetime]:
+    """When each fix that did not help was approved: failed, or applied and not verified."""
+    return sorted(
+        a.decided_at
+        for a in incident.approvals.values()
+        if a.decided_at is not None
+        and (
+            a.state == "failed"
+            or (a.state == "applied" and a.verification and a.verification.status != "ok")
+        )
+    )
+
+
+def level_due(incident: Incident, level: EscalationLevel) -> datetime:
+    """The level's time, or sooner once enough fixes failed to help."""
+    due = incident.opened_at + level.after
+    if level.after_failed_fixes:
+        failed = unhelpful_fixes(incident)
+        if len(failed) >= level.after_failed_fixes:
+            due = min(due, failed[level.after_failed_fixes - 1])
+    return due
+
+
 def escalation_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
     """Levels neither escalated nor acknowledged whose nudge has not fired yet.
 
@@ -37,7 +60,7 @@ def escalation_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
     for level in playbook.escalation:
         if level.level in state.escalated or level.level in state.acknowledged:
             continue
-        due = incident.opened_at + level.after
+        due = level_due(incident, level)
         key = f"escalation-{level.level}"
         snoozed = snooze is not None and snooze > due
         if snooze is not None and snoozed:
@@ -99,7 +122,7 @@ def next_escalation(incident: Incident, playbook: Playbook, now: datetime) -> st
     ]
     if not waiting:
         return "none pending (every level escalated or acknowledged)"
-    due = [level for level in waiting if incident.opened_at + level.after <= now] or waiting
+    due = [level for level in waiting if level_due(incident, level) <= now] or waiting
     return f"level {due[-1].level} ({due[-1].title}) is due now"
 
 

@@ -104,7 +104,8 @@ class Integrations:
             ):
                 return True
         return self.pager is not None and bool(
-            levels_to_page(incident, self.engine.config) - _paged(incident)
+            levels_to_page(incident, self.engine.config, self.engine.playbook_for(incident))
+            - _paged(incident)
         )
 
     async def _sync(self, incident_id: str) -> None:
@@ -162,7 +163,9 @@ class Integrations:
 
     async def _page(self, pager: Pager, incident: Incident, failures: list[str]) -> dict[str, str]:
         done = _paged(incident)
-        todo = sorted(levels_to_page(incident, self.engine.config) - done)
+        todo = sorted(
+            levels_to_page(incident, self.engine.config, self.engine.playbook_for(incident)) - done
+        )
         if not todo:
             return {}
         for level in todo:

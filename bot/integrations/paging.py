@@ -7,6 +7,7 @@ import httpx
 from bot.config import Config, PagingConfig
 from bot.engine.incident import Incident
 from bot.integrations.errors import check, failure
+from bot.playbooks.models import Playbook
 
 SOURCE = "runbook-bot"
 # Events v2 knows only these; playbooks may say "high" and the like.
@@ -35,11 +36,12 @@ def reached_levels(incident: Incident) -> set[int]:
     return levels
 
 
-def levels_to_page(incident: Incident, config: Config) -> set[int]:
+def levels_to_page(incident: Incident, config: Config, playbook: Playbook) -> set[int]:
+    titles = {level.level: level.title for level in playbook.escalation}
     return {
         level
         for level in reached_levels(incident)
-        if (contact := config.escalation.get(level)) is not None and contact.page
+        if (contact := config.contact(level, titles.get(level, ""))) is not None and contact.page
     }
 
 

@@ -30,8 +30,8 @@ def semantic_problems(playbook: Playbook, templates: TemplateRenderer) -> Iterat
         if isinstance(step, CommunicationStep) and step.template not in playbook.communications:
             known = ", ".join(sorted(playbook.communications)) or "none defined"
             yield (*loc, "template"), f"no communication '{step.template}' (defined: {known})"
-        for field, action in _actions(step):
-            for placeholder in _placeholders(action.model_dump()):
+        for field, action in step_actions(step):
+            for placeholder in placeholders_in(action.model_dump()):
                 if not binding_path_exists(placeholder):
                     yield (*loc, field), f"unknown placeholder ${{{placeholder}}}"
     for s, stage in enumerate(playbook.stages):
@@ -83,7 +83,7 @@ def _templates(playbook: Playbook, templates: TemplateRenderer) -> Iterator[tupl
         yield ("post_incident_document",), problem
 
 
-def _actions(step: Step) -> Iterator[tuple[str, BaseModel]]:
+def step_actions(step: Step) -> Iterator[tuple[str, BaseModel]]:
     if isinstance(step, DiagnosticStep | FixStep):
         yield "action", step.action
     if isinstance(step, FixStep) and step.verify is not None:
@@ -92,15 +92,15 @@ def _actions(step: Step) -> Iterator[tuple[str, BaseModel]]:
         yield "check", step.check
 
 
-def _placeholders(value: Any) -> Iterator[str]:
+def placeholders_in(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield from PLACEHOLDER.findall(value)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _placeholders(item)
+            yield from placeholders_in(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _placeholders(item)
+            yield from placeholders_in(item)
 
 
 def binding_path_exists(path: str) -> bool:

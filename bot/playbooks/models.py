@@ -153,6 +153,9 @@ class EscalationLevel(_Model):
     title: str
     after: Duration
     criteria: list[str] = Field(default_factory=list)
+    # Escalate sooner once this many fixes did not help (failed, or applied but not verified),
+    # as in "escalate if the service won't start after 3 restart attempts".
+    after_failed_fixes: int | None = Field(default=None, ge=1, le=20)
 
 
 class Communication(_Model):
@@ -201,3 +204,27 @@ class Playbook(_Model):
 
     def root_causes(self) -> list[RootCause]:
         return [cause for stage in self.stages for cause in stage.root_causes]
+
+    def for_platform(self, platform: str) -> Playbook:
+        """The playbook as a service on `platform` runs it: other platforms' steps left out.
+
+        Stages keep their places, so an incident's stage index means the same in both.
+        """
+        if self.platform != "any":
+            return self
+
+        def keep(steps: list[Step]) -> list[Step]:
+            return [s for s in steps if s.platform in (None, platform)]
+
+        stages = [
+            stage.model_copy(
+                update={
+                    "steps": keep(stage.steps),
+                    "root_causes": [
+                        c.model_copy(update={"steps": keep(c.steps)}) for c in stage.root_causes
+                    ],
+                }
+            )
+            for stage in self.stages
+        ]
+        return self.model_copy(update={"stages": stages})

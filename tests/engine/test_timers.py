@@ -129,3 +129,37 @@ def test_progress_says_how_long_and_what_was_tried() -> None:
     assert progress(inc, minutes(16)) == (
         "open 16 min; fixes tried: restart (failed), rollback (applied); 1 diagnostic run(s)"
     )
+
+
+def _fix(inc: Incident, n: int, at: datetime, state: str, verified: str | None) -> None:
+    from bot.engine.incident import Actor, Approval
+    from bot.executors.base import CheckResult, Preview
+
+    approval = Approval(
+        id=f"A{n}",
+        step_id="restart",
+        title="Restart",
+        destructive=False,
+        preview=Preview(summary="restart"),
+        requested_by=Actor(id="U1", name="oncall"),
+        requested_at=at,
+        expires_at=at + timedelta(minutes=30),
+        state=state,  # type: ignore[arg-type]
+        decided_at=at,
+        verification=CheckResult(status=verified, summary="x") if verified else None,  # type: ignore[arg-type]
+    )
+    inc.approvals[approval.id] = approval
+
+
+def test_a_level_comes_sooner_once_enough_fixes_did_not_help() -> None:
+    book = playbook()
+    book.escalation[0] = book.escalation[0].model_copy(update={"after_failed_fixes": 3})
+    inc = incident()
+    _fix(inc, 1, minutes(2), "failed", None)
+    _fix(inc, 2, minutes(3), "applied", "ok")  # this one helped: it does not count
+    _fix(inc, 3, minutes(4), "applied", "problem")
+    _fix(inc, 4, minutes(5), "denied", None)
+    assert next(t.due for t in pending_timers(inc, book) if t.kind == "escalation") == minutes(15)
+    _fix(inc, 5, minutes(6), "applied", "problem")
+    due = [(t.key, t.due) for t in pending_timers(inc, book) if t.kind == "escalation"]
+    assert due[0] == ("escalation-2", minutes(6))

@@ -84,7 +84,7 @@ def _option(task: checklist.Task) -> Option:
 async def post_checklists(ctx: SlackContext, incident: Incident) -> None:
     """One message per checklist, remembered so every change edits it in place."""
     links = {}
-    for found in ctx.engine.playbook(incident.playbook_id).post_incident:
+    for found in ctx.engine.playbook_for(incident).post_incident:
         message = checklist_message(incident, found, ctx.engine.clock())
         links[LINK + found.id] = await ctx.rooms.post(incident, message)
     if links:
@@ -138,13 +138,13 @@ async def _owned(ctx: SlackContext, body: dict[str, Any], actor: Actor) -> None:
     if not is_user_id(owner):
         raise InvalidRequest("choose a person to own this item")
     incident = await ctx.engine.get(value.incident)
-    found, _ = checklist.find(ctx.engine.playbook(incident.playbook_id), value.step)
+    found, _ = checklist.find(ctx.engine.playbook_for(incident), value.step)
     incident = await ctx.engine.assign_item(incident.id, value.step, owner, actor)
     await _refresh(ctx, incident, found, body)
 
 
 def _checklist(ctx: SlackContext, incident: Incident, checklist_id: str) -> Checklist:
-    for found in ctx.engine.playbook(incident.playbook_id).post_incident:
+    for found in ctx.engine.playbook_for(incident).post_incident:
         if found.id == checklist_id:
             return found
     raise InvalidRequest(f"no checklist '{checklist_id[:60]}' in this playbook")

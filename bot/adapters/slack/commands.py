@@ -61,7 +61,7 @@ async def _ack_about_incident(
         await _ack_message(ack, blocks_error(str(exc)))
         return
     if sub == "status":
-        playbook = ctx.engine.playbook(incident.playbook_id)
+        playbook = ctx.engine.playbook_for(incident)
         h = headline(incident, playbook, ctx.engine.clock())
         await _ack_message(ack, blocks.headline_message(h, resolved=incident.status != "open"))
     elif sub == "resolve":

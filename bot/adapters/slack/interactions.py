@@ -90,7 +90,7 @@ def _still_valid(incident: Incident, value: ButtonValue) -> None:
 async def report_runs(ctx: SlackContext, incident: Incident, runs: list[StepRun]) -> None:
     """Results in the stage's thread, long output as files; the stage and headline refreshed."""
     incident = await ctx.engine.get(incident.id)
-    playbook = ctx.engine.playbook(incident.playbook_id)
+    playbook = ctx.engine.playbook_for(incident)
     reply_to = incident.links.get("slack.stage_ts")
     message = blocks.results_message(incident, playbook, runs, ctx.engine.causes(incident))
     await ctx.rooms.post(incident, message, reply_to)

@@ -116,10 +116,8 @@ def reminder_message(incident: Incident, late: bool, ctx: SlackContext) -> Messa
 async def escalate_now(ctx: SlackContext, incident: Incident, level: int, actor: Actor) -> None:
     """Record the escalation and tell the level's contacts in the room."""
     incident = await ctx.engine.escalate_now(incident.id, level, actor)
-    found = next(
-        lv for lv in ctx.engine.playbook(incident.playbook_id).escalation if lv.level == level
-    )
-    who = contact_mentions(ctx.config.escalation.get(level)) or "(no contacts configured)"
+    found = next(lv for lv in ctx.engine.playbook_for(incident).escalation if lv.level == level)
+    who = contact_mentions(ctx.config.contact(level, found.title)) or "(no contacts configured)"
     await ctx.rooms.post(
         incident,
         markup_message(

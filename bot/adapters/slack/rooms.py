@@ -46,7 +46,7 @@ class Rooms:
 
     async def open_room(self, incident: Incident, opener: str, origin_channel: str) -> Incident:
         """Give a new incident its room, announce it, pin its headline, show its first stage."""
-        playbook = self.engine.playbook(incident.playbook_id)
+        playbook = self.engine.playbook_for(incident)
         announce_to = self.config.channels.incidents or origin_channel
         links: dict[str, str] = {}
         if self.config.channels.mode == "channel":
@@ -71,7 +71,7 @@ class Rooms:
 
     async def _announce(self, incident: Incident, channel: str) -> None:
         """Tell the incidents channel; the incident is open and usable even if this fails."""
-        playbook = self.engine.playbook(incident.playbook_id)
+        playbook = self.engine.playbook_for(incident)
         message = blocks.announcement_message(incident, playbook, incident.links[CHANNEL])
         await self._join(channel)
         try:
@@ -165,7 +165,7 @@ class Rooms:
 
     async def show_stage(self, incident: Incident) -> Incident:
         """Post the current stage's message; older stage messages keep their (now stale) buttons."""
-        messages = blocks.stage_messages(incident, self.engine.playbook(incident.playbook_id))
+        messages = blocks.stage_messages(incident, self.engine.playbook_for(incident))
         first = ""
         for message in messages:
             ts = await self.post(incident, message)
@@ -175,7 +175,7 @@ class Rooms:
     async def refresh_stage(self, incident: Incident) -> None:
         ts = incident.links.get(STAGE)
         if ts:
-            playbook = self.engine.playbook(incident.playbook_id)
+            playbook = self.engine.playbook_for(incident)
             await self.update(incident, ts, blocks.stage_messages(incident, playbook)[0])
 
     def refresh_headline(self, incident_id: str) -> None:
@@ -208,5 +208,5 @@ class Rooms:
                 del self._pending_headlines[incident_id]
 
     def _headline(self, incident: Incident) -> Headline:
-        playbook = self.engine.playbook(incident.playbook_id)
+        playbook = self.engine.playbook_for(incident)
         return headline(incident, playbook, self.engine.clock())

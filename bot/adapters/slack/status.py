@@ -20,12 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def _choices(ctx: SlackContext, incident: Incident) -> list[tuple[str, str]]:
-    playbook = ctx.engine.playbook(incident.playbook_id)
+    playbook = ctx.engine.playbook_for(incident)
     return [(key, c.title) for key, c in playbook.communications.items()]
 
 
 async def _render_view(ctx: SlackContext, incident: Incident, chosen: str, eta: str) -> views.View:
-    playbook = ctx.engine.playbook(incident.playbook_id)
+    playbook = ctx.engine.playbook_for(incident)
     needs_eta = "eta" in playbook.communications[chosen].needs
     try:
         # Until the responder types an ETA the text carries "[ETA]", replaced on submit.
@@ -43,7 +43,7 @@ async def open_status_modal(
     ctx: SlackContext, incident: Incident, step_id: str, trigger_id: str
 ) -> None:
     """Open the modal prefilled with the step's template (or the playbook's first)."""
-    playbook = ctx.engine.playbook(incident.playbook_id)
+    playbook = ctx.engine.playbook_for(incident)
     if not playbook.communications:
         raise InvalidRequest("this playbook has no status templates")
     chosen = next(iter(playbook.communications))
@@ -68,7 +68,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 )
             )
             eta = str(field(values, actions.STATUS_ETA).get("value") or "")
-            if chosen not in ctx.engine.playbook(incident.playbook_id).communications:
+            if chosen not in ctx.engine.playbook_for(incident).communications:
                 return
             await ctx.rooms.client.views_update(
                 view_id=str(view["id"]),
@@ -89,7 +89,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         user = str((body.get("user") or {}).get("id", ""))
         try:
             incident = await ctx.engine.get(str(view.get("private_metadata", "")))
-            playbook = ctx.engine.playbook(incident.playbook_id)
+            playbook = ctx.engine.playbook_for(incident)
         except BotError as exc:
             await ack(
                 response_action="errors", errors={_block_of(view, actions.STATUS_TEXT): str(exc)}
