@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from bot.config import Config
 from bot.engine.engine import Engine
-from bot.executors import http, network
+from bot.executors import docker as docker_executor
+from bot.executors import http, network, postgres
 from bot.executors import kubernetes as kubernetes_executor
 from bot.executors import redis as redis_checks
 from bot.executors.registry import ExecutorRegistry
@@ -18,16 +19,22 @@ from bot.store.factory import open_store
 from bot.templates import TemplateRenderer
 
 
-def build_executors(kubeconfig: str | None) -> ExecutorRegistry:
+def build_executors(kubeconfig: str | None, docker_host: str | None = None) -> ExecutorRegistry:
+    """Every backend; each connects on first use, so a missing cluster or engine is no bar."""
     return ExecutorRegistry(
         [
             (
                 kubernetes_executor.READS + kubernetes_executor.WRITES,
                 kubernetes_executor.KubernetesExecutor(kubeconfig),
             ),
+            (
+                docker_executor.READS + docker_executor.WRITES,
+                docker_executor.DockerExecutor(docker_host),
+            ),
             (http.READS, http.HttpExecutor()),
             (network.READS, network.NetworkExecutor()),
-            (redis_checks.READS, redis_checks.RedisExecutor()),
+            (redis_checks.READS + redis_checks.WRITES, redis_checks.RedisExecutor()),
+            (postgres.READS + postgres.WRITES, postgres.PostgresExecutor()),
         ]
     )
 
@@ -38,7 +45,7 @@ async def running_engine(settings: Settings, config: Config) -> AsyncIterator[En
     templates = TemplateRenderer(settings.templates_dir)
     playbooks = load_playbooks(settings.playbooks_dir, templates)
     store = open_store(settings.redis_url, settings.state_path)
-    executors = build_executors(settings.kubeconfig)
+    executors = build_executors(settings.kubeconfig, settings.docker_host)
     try:
         await store.ping()
         yield Engine(

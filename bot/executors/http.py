@@ -1,4 +1,4 @@
-"""HTTP health checks: `curl -I http://api/health` as an API call with structured findings."""
+"""HTTP checks: `curl -I http://api/health` and `curl /metrics` as API calls with findings."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pydantic import Field
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction
+from bot.executors.metrics import MAX_METRICS_BODY, HttpMetrics, metrics_result
 from bot.executors.params import HttpUrl, url_for_display
 from bot.redact import redact, register_secret
 
@@ -41,18 +42,6 @@ class HttpGet(ReadAction):
     healthy_body: bool = False
 
 
-class HttpMetrics(ReadAction):
-    """`curl /metrics | grep NAME`: Prometheus text-format samples whose names match."""
-
-    type: Literal["http.metrics"]
-    url: HttpUrl
-    # Substrings of metric names to keep, as `| grep duration` would; at least one.
-    match: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_:]{1,100}$")]] = Field(
-        min_length=1, max_length=20
-    )
-    timeout_s: float = Field(default=5.0, gt=0, le=60)
-
-
 READS = (HttpGet, HttpMetrics)
 WRITES = ()
 
@@ -68,42 +57,67 @@ class HttpExecutor(ChecksOnly):
         await self._client.aclose()
 
     async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
-        if not isinstance(action, HttpGet):
-            return CheckResult(status="error", summary=f"{action.type}: not an HTTP check")
-        return await self._get(action)
+        if isinstance(action, HttpGet):
+            return await self._get(action)
+        if isinstance(action, HttpMetrics):
+            return await self._metrics(action)
+        return CheckResult(status="error", summary=f"{action.type}: not an HTTP check")
 
     async def _get(self, action: HttpGet) -> CheckResult:
-        register_secret(urlsplit(action.url).password)
-        where = url_for_display(action.url)
-        shown = f"{action.method} {where}"
+        shown = f"{action.method} {url_for_display(action.url)}"
+        fetched = await self._fetch(action.method, action.url, action.timeout_s, _MAX_BODY)
+        if isinstance(fetched, CheckResult):
+            return fetched
+        response, body, latency_ms = fetched
+        return _result(action, shown, response, body, latency_ms)
+
+    async def _metrics(self, action: HttpMetrics) -> CheckResult:
+        shown = f"GET {url_for_display(action.url)}"
+        fetched = await self._fetch("GET", action.url, action.timeout_s, MAX_METRICS_BODY)
+        if isinstance(fetched, CheckResult):
+            # No metrics to read: the check could not run (the health check answers "is it up").
+            return fetched.model_copy(update={"status": "error"})
+        response, body, _ = fetched
+        if not 200 <= response.status_code < 300:
+            reason = f"{response.status_code} {response.reason_phrase}".rstrip()
+            return CheckResult(status="error", summary=redact(f"{shown}: {reason}"))
+        return metrics_result(action, shown, body)
+
+    async def _fetch(
+        self, method: str, url: str, timeout_s: float, limit: int
+    ) -> tuple[httpx.Response, bytes, int] | CheckResult:
+        """The response, its body (at most `limit` bytes) and latency; or why there is none."""
+        register_secret(urlsplit(url).password)
+        where = url_for_display(url)
+        shown = f"{method} {where}"
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(action.timeout_s):
-                request = self._client.build_request(
-                    action.method, action.url, timeout=action.timeout_s
-                )
+            async with asyncio.timeout(timeout_s):
+                request = self._client.build_request(method, url, timeout=timeout_s)
                 response = await self._client.send(request, stream=True)
                 latency_ms = round((time.perf_counter() - started) * 1000)
                 try:
-                    body = await _read_capped(response)
+                    body = await _read_capped(response, limit)
                 finally:
                     await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
-            return _unreachable(shown, where, f"timed out after {action.timeout_s:g}s")
+            return _unreachable(shown, where, f"timed out after {timeout_s:g}s")
         except httpx.TransportError as exc:
             return _unreachable(shown, where, _transport_reason(exc))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return CheckResult(status="error", summary=redact(f"{shown}: {_one_line(exc)}"))
-        return _result(action, shown, response, body, latency_ms)
+        return response, body, latency_ms
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
-    body = b""
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    chunks = []
+    size = 0
     async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) >= _MAX_BODY:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
             break
-    return body[:_MAX_BODY]
+    return b"".join(chunks)[:limit]
 
 
 def _result(
@@ -118,6 +132,7 @@ def _result(
         Finding(name="http.latency_ms", value=latency_ms, subject=where),
     ]
     document = _json(body, response.headers.get("content-type", ""))
+    body_status: str | None = None
     if isinstance(document, dict) and isinstance(document.get("status"), str):
         body_status = document["status"].lower()
         findings.append(Finding(name="http.body_status", value=body_status, subject=where))
@@ -132,6 +147,10 @@ def _result(
     if "location" in response.headers:
         summary += f" -> {url_for_display(response.headers['location'])}"
     unhealthy = [f"{n} {s}" for n, s in dependencies.items() if s not in _HEALTHY]
+    if action.healthy_body and body_status is not None and body_status not in _HEALTHY:
+        unhealthy.insert(0, f"status {body_status}")
+    if action.healthy_body and unhealthy:
+        expected = False
     if unhealthy:
         summary += f" ({', '.join(unhealthy)})"
     summary += f" in {latency_ms} ms"

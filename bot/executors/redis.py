@@ -1,4 +1,4 @@
-"""Redis checks: `redis-cli ping` and `redis-cli info SECTION` as API calls."""
+"""Redis checks (ping, info, config get) and fixes (FLUSHDB, BGSAVE) as API calls."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -18,11 +19,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction, WriteAction
+from bot.executors.base import CheckResult, Finding, Preview, ReadAction, WriteAction
 from bot.executors.params import RedisUrl, url_for_display
 from bot.redact import redact, redact_value, register_secret
 
 _MIB = 1024 * 1024
+# A pattern matching more settings than this is a listing to read, not facts to match on.
+_CONFIG_FINDINGS = 50
 
 InfoSection = Literal[
     "server", "clients", "memory", "persistence", "stats", "replication", "keyspace"
@@ -79,15 +82,43 @@ class _Unreachable(Exception):
     """The server could not be reached or did not answer in time; str() is the reason."""
 
 
-class RedisExecutor(ChecksOnly):
-    """Runs Redis checks, each over a fresh connection closed right after."""
+class RedisExecutor:
+    """Runs Redis checks and fixes, each over a fresh connection closed right after."""
 
     async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
         if isinstance(action, RedisPing):
             return await _ping(action)
         if isinstance(action, RedisInfo):
             return await _info(action)
+        if isinstance(action, RedisConfig):
+            return await _config(action)
         return CheckResult(status="error", summary=f"{action.type}: not a Redis check")
+
+    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
+        if isinstance(action, RedisFlushDb):
+            planned = _preview_flushdb(action)
+        elif isinstance(action, RedisBgsave):
+            planned = _preview_bgsave(action)
+        else:
+            reason = f"{action.type}: not a Redis fix"
+            return Preview(summary=reason, error=reason)
+        try:
+            return await planned
+        except (_Unreachable, RedisError) as exc:
+            reason = _failed(_command_shown(action), exc).summary
+            return Preview(summary=f"cannot preview {action.type}: {reason}", error=reason)
+
+    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
+        if isinstance(action, RedisFlushDb):
+            applied = _flushdb(action)
+        elif isinstance(action, RedisBgsave):
+            applied = _bgsave(action)
+        else:
+            return CheckResult(status="error", summary=f"{action.type}: not a Redis fix")
+        try:
+            return await applied
+        except (_Unreachable, RedisError) as exc:
+            return _failed(_command_shown(action), exc)
 
 
 async def _ping(action: RedisPing) -> CheckResult:
@@ -140,6 +171,131 @@ async def _info(action: RedisInfo) -> CheckResult:
         output="\n".join(_lines(info)),
         findings=findings,
     )
+
+
+async def _config(action: RedisConfig) -> CheckResult:
+    where = url_for_display(action.url)
+    shown = f"redis {where} CONFIG GET {action.pattern}"
+    try:
+        settings, _ = await _call(
+            action.url, action.timeout_s, lambda r: r.config_get(action.pattern)
+        )
+    except (_Unreachable, RedisError) as exc:
+        return _failed(shown, exc)
+    except (AttributeError, TypeError, ValueError):
+        # redis-py's reply parser trips on a proxy or stand-in that answers CONFIG oddly.
+        settings = None
+    if not isinstance(settings, dict):
+        return CheckResult(status="error", summary=f"{shown}: the server did not answer a mapping")
+    # Shown values only: a password never leaves this function, not even in a finding.
+    values = {str(k): redact_value(str(k), str(v)) for k, v in sorted(settings.items())}
+    findings = []
+    if len(values) <= _CONFIG_FINDINGS:
+        findings = [
+            Finding(name=f"redis.config.{name}", value=value, subject=where)
+            for name, value in values.items()
+        ]
+    if not values:
+        gist = "no setting matches"
+    elif len(values) <= 3:
+        gist = ", ".join(f"{name} {value!r}" for name, value in values.items())
+    else:
+        gist = f"{len(values)} settings"
+    return CheckResult(
+        status="ok",
+        summary=redact(f"{shown}: {gist}"),
+        output="\n".join(f"{name}: {value}" for name, value in values.items()),
+        findings=findings,
+    )
+
+
+def _command_shown(action: WriteAction) -> str:
+    command = "FLUSHDB" if isinstance(action, RedisFlushDb) else "BGSAVE"
+    return f"redis {url_for_display(getattr(action, 'url', ''))} {command}"
+
+
+def _db_of(client: Redis) -> int:
+    return int(client.connection_pool.connection_kwargs.get("db") or 0)
+
+
+async def _preview_flushdb(action: RedisFlushDb) -> Preview:
+    async def look(client: Redis) -> tuple[int, int, dict[str, Any]]:
+        return _db_of(client), int(await client.dbsize()), await client.info("memory")
+
+    (db, keys, memory), _ = await _call(action.url, action.timeout_s, look)
+    where = url_for_display(action.url)
+    used_mib = round(int(memory.get("used_memory", 0)) / _MIB, 1)
+    if keys == 0:
+        # Nothing to delete: approving it would only look like a fix.
+        reason = f"db {db} on {where} has no keys; FLUSHDB would change nothing"
+        return Preview(summary=reason, error=reason)
+    return Preview(
+        summary=f"FLUSHDB on {where} would delete {keys} keys ({used_mib} MiB used)",
+        before=f"db {db}: {keys} keys\nused_memory: {used_mib} MiB",
+        after=f"db {db}: 0 keys (other databases untouched)",
+    )
+
+
+async def _flushdb(action: RedisFlushDb) -> CheckResult:
+    async def flush(client: Redis) -> tuple[int, int]:
+        # DBSIZE and FLUSHDB in one transaction: the count is exactly what was deleted.
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.dbsize()
+            pipe.flushdb()
+            keys, _ = await pipe.execute()
+        return _db_of(client), int(keys)
+
+    (db, keys), _ = await _call(action.url, action.timeout_s, flush)
+    summary = f"deleted {keys} keys from db {db}"
+    return CheckResult(
+        status="ok",
+        summary=summary,
+        output=f"redis {url_for_display(action.url)} FLUSHDB: {summary}",
+        findings=[
+            Finding(name="redis.deleted_keys", value=keys, subject=url_for_display(action.url))
+        ],
+    )
+
+
+async def _preview_bgsave(action: RedisBgsave) -> Preview:
+    async def look(client: Redis) -> tuple[datetime, dict[str, Any]]:
+        return await client.lastsave(), await client.info("persistence")
+
+    (last, persistence), _ = await _call(action.url, action.timeout_s, look)
+    where = url_for_display(action.url)
+    changes = int(persistence.get("rdb_changes_since_last_save", 0))
+    status = str(persistence.get("rdb_last_bgsave_status", "unknown"))
+    saved = _when(last)
+    if int(persistence.get("rdb_bgsave_in_progress", 0)):
+        reason = f"a background save is already in progress on {where} (last save {saved})"
+        return Preview(summary=reason, error=reason)
+    return Preview(
+        summary=(
+            f"BGSAVE on {where} would snapshot {changes} change(s) since the last save"
+            f" ({saved}, {status})"
+        ),
+        before=(
+            f"last save: {saved}\nrdb_changes_since_last_save: {changes}\n"
+            f"rdb_last_bgsave_status: {status}"
+        ),
+        after="a background save writes the RDB file; the server keeps serving",
+    )
+
+
+async def _bgsave(action: RedisBgsave) -> CheckResult:
+    await _call(action.url, action.timeout_s, lambda r: r.bgsave())
+    return CheckResult(
+        status="ok",
+        summary="background save started",
+        output=f"redis {url_for_display(action.url)} BGSAVE: background save started",
+    )
+
+
+def _when(moment: datetime) -> str:
+    """A LASTSAVE time in UTC; redis-py returns it as a naive local datetime."""
+    aware = moment.astimezone(UTC) if moment.tzinfo is None else moment
+    ago = max(0, int((datetime.now(UTC) - aware).total_seconds()))
+    return f"{aware:%Y-%m-%d %H:%M:%S} UTC, {ago}s ago"
 
 
 async def _call(

@@ -12,13 +12,59 @@ from pydantic import ValidationError
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, WriteAction
-from bot.executors.http import HttpExecutor, HttpGet
+from bot.executors.http import HttpExecutor, HttpGet, HttpMetrics
 from tests.support.redis_server import free_port
 
 TARGET = ServiceBinding()
 _release = threading.Event()
 
+EXPOSITION = rb"""# HELP http_requests_total The total number of HTTP requests.
+# TYPE http_requests_total counter
+http_requests_total{method="post",code="200"} 1027 1395066363000
+http_requests_total{method="post",code="400"}    3 1395066363000
+http_requests_total{method="get",code="500",path="/say \"hi\"\n",} 5
+# HELP http_request_duration_seconds A histogram of the request duration.
+# TYPE http_request_duration_seconds histogram
+http_request_duration_seconds_bucket{le="0.05"} 24054
+http_request_duration_seconds_bucket{le="0.1"} 33444
+http_request_duration_seconds_bucket{le="+Inf"} 144320
+http_request_duration_seconds_sum 53423.5
+http_request_duration_seconds_count 144320
+# a free-form comment
+process_open_fds 12
+go_gc_duration_seconds{quantile="0.5"} NaN
+go_gc_duration_seconds{quantile="1"} 0.25
+node_temperature_celsius +Inf
+"""
+PROMETHEUS = {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+JSON = {"Content-Type": "application/json"}
+
 ROUTES: dict[str, tuple[int, dict[str, str], bytes]] = {
+    "/metrics": (200, PROMETHEUS, EXPOSITION),
+    "/metrics/many": (
+        200,
+        PROMETHEUS,
+        "".join(f'queue_depth{{queue="q{i}"}} {i}\n' for i in range(200)).encode(),
+    ),
+    "/metrics/html": (200, {"Content-Type": "text/html"}, b"<html><body>login</body></html>"),
+    "/metrics/broken": (200, PROMETHEUS, b'ok_total 1\nbad_total{path="/x} 2\n'),
+    "/metrics/empty": (200, PROMETHEUS, b""),
+    "/metrics/down": (503, PROMETHEUS, b"process_up 0\n"),
+    "/healthy": (
+        200,
+        JSON,
+        json.dumps(
+            {"status": "healthy", "dependencies": {"postgres": "up", "redis": "up"}}
+        ).encode(),
+    ),
+    "/degraded": (
+        200,
+        JSON,
+        json.dumps(
+            {"status": "degraded", "dependencies": {"postgres": "down", "redis": "up"}}
+        ).encode(),
+    ),
+    "/status-error": (200, JSON, json.dumps({"status": "error"}).encode()),
     "/health": (
         200,
         {"Content-Type": "application/json"},
@@ -239,6 +285,122 @@ async def test_wrong_action_and_writes_are_refused(executor: HttpExecutor) -> No
 def test_bad_params_are_rejected(params: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         HttpGet.model_validate({"type": "http.get", **params})
+
+
+async def test_healthy_body_passes_when_everything_is_up(
+    executor: HttpExecutor, base_url: str
+) -> None:
+    for path in ("/healthy", "/health"):
+        result = await get(executor, f"{base_url}{path}", healthy_body=True)
+        assert result.status == "ok", result.summary
+        assert "(" not in result.summary
+
+
+async def test_healthy_body_names_what_is_unhealthy(executor: HttpExecutor, base_url: str) -> None:
+    strict = await get(executor, f"{base_url}/degraded", healthy_body=True)
+    lenient = await get(executor, f"{base_url}/degraded")
+
+    assert strict.status == "problem"
+    assert f"GET {base_url}/degraded: 200 OK (status degraded, postgres down) in " in (
+        strict.summary
+    )
+    assert findings(strict)["http.dependency.postgres"] == "down"
+    assert lenient.status == "ok"
+    assert "status degraded" not in lenient.summary
+
+
+async def test_healthy_body_status_alone(executor: HttpExecutor, base_url: str) -> None:
+    result = await get(executor, f"{base_url}/status-error", healthy_body=True)
+
+    assert result.status == "problem"
+    assert "200 OK (status error) in " in result.summary
+
+
+async def test_healthy_body_without_json_judges_the_status_code(
+    executor: HttpExecutor, base_url: str
+) -> None:
+    assert (await get(executor, f"{base_url}/big", healthy_body=True)).status == "ok"
+    assert (await get(executor, f"{base_url}/down", healthy_body=True)).status == "problem"
+
+
+async def metrics(executor: HttpExecutor, url: str, *match: str) -> CheckResult:
+    action = HttpMetrics.model_validate({"type": "http.metrics", "url": url, "match": list(match)})
+    return await executor.check(action, TARGET)
+
+
+async def test_metrics_sums_matching_samples(executor: HttpExecutor, base_url: str) -> None:
+    result = await metrics(executor, f"{base_url}/metrics", "http_request")
+
+    assert result.status == "ok"
+    assert findings(result) == {
+        "metrics.samples": 8,
+        "metrics.http_requests_total": 1035.0,
+        "metrics.http_request_duration_seconds_bucket": 24054.0 + 33444.0 + 144320.0,
+        "metrics.http_request_duration_seconds_sum": 53423.5,
+        "metrics.http_request_duration_seconds_count": 144320.0,
+    }
+    lines = result.output.splitlines()
+    assert 'http_requests_total{method="post",code="200"} 1027 1395066363000' in lines
+    assert "http_request_duration_seconds_count 144320" in lines
+    assert not any(line.startswith(("#", "process_open_fds")) for line in lines)
+    assert result.summary == (
+        f"GET {base_url}/metrics: 8 sample(s) of 4 metric(s) matching http_request"
+    )
+
+
+async def test_metrics_skip_nan_and_inf(executor: HttpExecutor, base_url: str) -> None:
+    result = await metrics(executor, f"{base_url}/metrics", "go_gc", "temperature")
+
+    assert findings(result) == {
+        "metrics.samples": 3,
+        "metrics.go_gc_duration_seconds": 0.25,
+        "metrics.node_temperature_celsius": 0.0,
+    }
+
+
+async def test_metrics_nothing_matches(executor: HttpExecutor, base_url: str) -> None:
+    result = await metrics(executor, f"{base_url}/metrics", "kafka_lag")
+
+    assert result.status == "ok"
+    assert findings(result) == {"metrics.samples": 0}
+    assert result.summary.endswith(": no metric matches kafka_lag (12 sample(s) in all)")
+
+
+async def test_metrics_output_is_capped(executor: HttpExecutor, base_url: str) -> None:
+    result = await metrics(executor, f"{base_url}/metrics/many", "queue_depth")
+
+    lines = result.output.splitlines()
+    assert len(lines) == 51
+    assert lines[-1] == "... and 150 more sample(s)"
+    assert findings(result)["metrics.samples"] == 200
+    assert findings(result)["metrics.queue_depth"] == float(sum(range(200)))
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/metrics/html", "not the Prometheus text format (line 1: expected a metric name)"),
+        ("/metrics/broken", "not the Prometheus text format (line 2: unterminated label value)"),
+        ("/metrics/empty", "empty body, no metrics"),
+        ("/metrics/down", "503 Service Unavailable"),
+        ("/healthy", "not the Prometheus text format (line 1: expected a metric name)"),
+    ],
+)
+async def test_metrics_from_something_else_is_one_line_error(
+    executor: HttpExecutor, base_url: str, path: str, reason: str
+) -> None:
+    result = await metrics(executor, f"{base_url}{path}", "up")
+
+    assert result.status == "error"
+    assert result.summary == f"GET {base_url}{path}: {reason}"
+
+
+async def test_metrics_unreachable_is_an_error(executor: HttpExecutor) -> None:
+    url = f"http://127.0.0.1:{free_port()}/metrics"
+    result = await metrics(executor, url, "up")
+
+    assert result.status == "error"
+    assert result.summary == f"GET {url}: connection refused"
 
 
 def test_placeholder_url_is_accepted_at_load_time() -> None:

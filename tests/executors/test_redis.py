@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, WriteAction
-from bot.executors.redis import RedisExecutor, RedisInfo, RedisPing
+from bot.executors.redis import (
+    RedisBgsave,
+    RedisConfig,
+    RedisExecutor,
+    RedisFlushDb,
+    RedisInfo,
+    RedisPing,
+)
+from bot.sandbox.dependencies import Listener, serve_redis
 from tests.support.redis_server import RedisServer, free_port
 
 TARGET = ServiceBinding()
@@ -146,10 +157,170 @@ async def test_silent_server_times_out(silent_port: int) -> None:
     assert result.summary == f"redis {url} PING: timed out after 0.2s"
 
 
-async def test_writes_are_refused() -> None:
+async def test_other_writes_are_refused() -> None:
     write = WriteAction(type="redis.flushall")
     assert (await RedisExecutor().apply(write, TARGET)).status == "error"
-    assert (await RedisExecutor().preview(write, TARGET)).error is not None
+    assert (await RedisExecutor().preview(write, TARGET)).error == "redis.flushall: not a Redis fix"
+
+
+async def config(url: str, pattern: str) -> CheckResult:
+    action = RedisConfig(type="redis.config", url=url, pattern=pattern)
+    return await RedisExecutor().check(action, TARGET)
+
+
+async def test_config_get(redis_url: str) -> None:
+    result = await config(redis_url, "maxmemory*")
+
+    assert result.status == "ok"
+    facts = findings(result)
+    assert facts["redis.config.maxmemory"] == "0"
+    assert facts["redis.config.maxmemory-policy"] == "noeviction"
+    assert "maxmemory: 0" in result.output.splitlines()
+    assert result.summary.startswith(f"redis {redis_url} CONFIG GET maxmemory*: ")
+
+
+async def test_config_get_nothing_matches(redis_url: str) -> None:
+    result = await config(redis_url, "no-such-setting-*")
+
+    assert result.status == "ok"
+    assert result.summary.endswith(": no setting matches")
+    assert result.findings == []
+
+
+async def test_config_answered_by_something_not_redis_is_one_line() -> None:
+    # The sandbox's tiny RESP server answers +OK to CONFIG, as a proxy might.
+    listener = Listener(serve_redis)
+    listener.set_open(True)
+    try:
+        result = await config(f"redis://127.0.0.1:{listener.port}/0", "*")
+    finally:
+        listener.close()
+    assert result.status == "error"
+    assert result.summary.endswith("CONFIG GET *: the server did not answer a mapping")
+
+
+async def test_config_never_shows_passwords() -> None:
+    with RedisServer(password="cfg-pass-31") as server:
+        admin = Redis.from_url(server.url)
+        try:
+            await admin.config_set("masterauth", "master-pass-32")
+            everything = await config(server.url, "*")
+            requirepass = await config(server.url, "requirepass")
+        finally:
+            await admin.aclose()
+
+    assert everything.status == "ok"
+    assert "requirepass: [redacted]" in everything.output.splitlines()
+    assert "masterauth: [redacted]" in everything.output.splitlines()
+    assert findings(requirepass) == {"redis.config.requirepass": "[redacted]"}
+    for result in (everything, requirepass):
+        shown = result.summary + result.output + str(result.findings)
+        assert "cfg-pass-31" not in shown
+        assert "master-pass-32" not in shown
+
+
+@pytest.fixture
+async def two_dbs() -> AsyncIterator[tuple[RedisServer, Redis, Redis]]:
+    """A server of its own with 3 keys in db 0 and 5 in db 1."""
+    with RedisServer() as server:
+        db0 = Redis.from_url(server.url)
+        db1 = Redis.from_url(server.url.removesuffix("/0") + "/1")
+        try:
+            await db0.mset({f"keep:{i}": i for i in range(3)})
+            await db1.mset({f"drop:{i}": i for i in range(5)})
+            yield server, db0, db1
+        finally:
+            await db0.aclose()
+            await db1.aclose()
+
+
+async def test_flushdb_previews_then_flushes_only_its_db(
+    two_dbs: tuple[RedisServer, Redis, Redis],
+) -> None:
+    server, db0, db1 = two_dbs
+    url = server.url.removesuffix("/0") + "/1"
+    fix = RedisFlushDb(type="redis.flushdb", url=url)
+
+    preview = await RedisExecutor().preview(fix, TARGET)
+    assert preview.error is None
+    assert preview.summary.startswith(f"FLUSHDB on {url} would delete 5 keys (")
+    assert preview.summary.endswith(" MiB used)")
+    assert await db1.dbsize() == 5
+
+    result = await RedisExecutor().apply(fix, TARGET)
+    assert result.status == "ok"
+    assert result.summary == "deleted 5 keys from db 1"
+    assert findings(result) == {"redis.deleted_keys": 5}
+    assert await db1.dbsize() == 0
+    assert await db0.dbsize() == 3
+
+    empty = await RedisExecutor().preview(fix, TARGET)
+    assert empty.error == f"db 1 on {url} has no keys; FLUSHDB would change nothing"
+
+
+async def test_bgsave_previews_then_saves() -> None:
+    with RedisServer() as server:
+        admin = Redis.from_url(server.url, decode_responses=True)
+        try:
+            await admin.set("bgsave:key", "1")
+            fix = RedisBgsave(type="redis.bgsave", url=server.url)
+
+            preview = await RedisExecutor().preview(fix, TARGET)
+            assert preview.error is None
+            assert "would snapshot 1 change(s) since the last save" in preview.summary
+            assert "rdb_changes_since_last_save: 1" in preview.before
+            assert not (Path((await admin.config_get("dir"))["dir"]) / "dump.rdb").exists()
+
+            result = await RedisExecutor().apply(fix, TARGET)
+            assert result.status == "ok"
+            assert result.summary == "background save started"
+
+            rdb = Path((await admin.config_get("dir"))["dir"]) / "dump.rdb"
+            deadline = time.monotonic() + 60
+            while (await admin.info("persistence"))["rdb_changes_since_last_save"] != 0:
+                assert time.monotonic() < deadline, "the background save never finished"
+                await asyncio.sleep(0.1)
+            assert rdb.exists()
+        finally:
+            await admin.aclose()
+
+
+@pytest.mark.parametrize(
+    ("fix_type", "command"), [("redis.flushdb", "FLUSHDB"), ("redis.bgsave", "BGSAVE")]
+)
+async def test_fixes_against_a_closed_port_are_one_line(fix_type: str, command: str) -> None:
+    url = f"redis://:fix-pass-41@127.0.0.1:{free_port()}/0"
+    shown = url.replace(":fix-pass-41@", "")
+    model = RedisFlushDb if fix_type == "redis.flushdb" else RedisBgsave
+    fix = model.model_validate({"type": fix_type, "url": url})
+
+    preview = await RedisExecutor().preview(fix, TARGET)
+    result = await RedisExecutor().apply(fix, TARGET)
+
+    assert preview.error == f"redis {shown} {command}: connection refused"
+    assert result.status == "error"
+    assert result.summary == f"redis {shown} {command}: connection refused"
+    assert "fix-pass-41" not in preview.model_dump_json() + result.model_dump_json()
+
+
+async def test_fixes_with_a_wrong_password_change_nothing() -> None:
+    with RedisServer(password="right-pass-5") as server:
+        admin = Redis.from_url(server.url)
+        try:
+            await admin.set("guarded", "1")
+            url = f"redis://:wrong-pass-6@127.0.0.1:{server.port}/0"
+            fix = RedisFlushDb(type="redis.flushdb", url=url)
+            preview = await RedisExecutor().preview(fix, TARGET)
+            result = await RedisExecutor().apply(fix, TARGET)
+            assert await admin.dbsize() == 1
+        finally:
+            await admin.aclose()
+
+    assert preview.error is not None
+    assert preview.error.endswith("FLUSHDB: authentication failed")
+    assert result.status == "error"
+    assert result.summary.endswith("FLUSHDB: authentication failed")
+    assert "wrong-pass-6" not in preview.model_dump_json() + result.model_dump_json()
 
 
 @pytest.mark.parametrize(
@@ -160,10 +331,19 @@ async def test_writes_are_refused() -> None:
         {"type": "redis.ping", "url": "redis://ca che:6379"},
         {"type": "redis.ping", "url": "redis://cache:6379", "timeout_s": 0},
         {"type": "redis.info", "url": "redis://cache:6379", "section": "commandstats"},
+        {"type": "redis.config", "url": "redis://cache:6379", "pattern": "max memory"},
+        {"type": "redis.config", "url": "redis://cache:6379", "pattern": "a;CONFIG SET"},
+        {"type": "redis.flushdb", "url": "redis://cache:6379", "timeout_s": 61},
     ],
 )
 def test_bad_params_are_rejected(params: dict[str, object]) -> None:
-    model = RedisPing if params["type"] == "redis.ping" else RedisInfo
+    models: dict[object, type[BaseModel]] = {
+        "redis.ping": RedisPing,
+        "redis.info": RedisInfo,
+        "redis.config": RedisConfig,
+        "redis.flushdb": RedisFlushDb,
+    }
+    model = models[params["type"]]
     with pytest.raises(ValidationError):
         model.model_validate(params)
 

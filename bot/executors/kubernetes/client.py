@@ -6,9 +6,10 @@ import asyncio
 import json
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import urllib3
 from kubernetes import client as k8s
@@ -17,8 +18,9 @@ from kubernetes import config as k8s_config
 from bot.executors.kubernetes.failure import KubeError, to_kube_error
 from bot.redact import redact, register_secret
 
-ApiName = Literal["core", "apps", "networking", "custom"]
+ApiName = Literal["core", "apps", "networking", "custom", "autoscaling", "version"]
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 # A stage runs ~10 checks at once; the default asyncio pool has only cpu+4 threads.
 WORKERS = 32
@@ -26,6 +28,7 @@ WORKERS = 32
 RETRIES = urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0, backoff_factor=0)
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 
 _VERBS = {"list": "list", "read": "get", "patch": "patch", "delete": "delete", "create": "create"}
 
@@ -95,6 +98,8 @@ class KubeClient:
                     "apps": k8s.AppsV1Api(self._api_client),
                     "networking": k8s.NetworkingV1Api(self._api_client),
                     "custom": k8s.CustomObjectsApi(self._api_client),
+                    "autoscaling": k8s.AutoscalingV2Api(self._api_client),
+                    "version": k8s.VersionApi(self._api_client),
                 }
             return self._apis
 
@@ -120,6 +125,26 @@ class KubeClient:
             return await asyncio.wait_for(future, self.timeout * 2 + 1)
         except TimeoutError:
             raise KubeError(f"timed out after {self.timeout:g}s") from None
+        except Exception as exc:
+            raise to_kube_error(
+                exc, verb=verb, what=what, server=self.server, timeout=self.timeout
+            ) from None
+
+    def _run(self, fn: Callable[[dict[str, Any]], T]) -> T:
+        apis = self._connect()
+        _register_token(self._api_client.configuration)
+        return fn(apis)
+
+    async def blocking(
+        self, fn: Callable[[dict[str, Any]], T], *, verb: str, what: str, limit: float
+    ) -> T:
+        """Run fn(apis) in the pool for at most `limit` seconds: a stream, such as an exec."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, self._run, fn)
+        try:
+            return await asyncio.wait_for(future, limit)
+        except TimeoutError:
+            raise KubeError(f"timed out after {limit:g}s") from None
         except Exception as exc:
             raise to_kube_error(
                 exc, verb=verb, what=what, server=self.server, timeout=self.timeout

@@ -9,21 +9,30 @@ from typing import Any
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Preview, WriteAction
+from bot.executors.kubernetes.autoscaling import bounds, read_hpa_object, with_cpu_target
 from bot.executors.kubernetes.changes import Change, change_between
-from bot.executors.kubernetes.client import JSON_PATCH, STRATEGIC_MERGE, KubeClient, Obj
+from bot.executors.kubernetes.client import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_MERGE,
+    KubeClient,
+    Obj,
+)
 from bot.executors.kubernetes.describe import dig
 from bot.executors.kubernetes.failure import KubeError
 from bot.executors.kubernetes.params import (
     K8sDeletePod,
+    K8sPatchHpa,
     K8sPatchResources,
     K8sPatchServiceSelector,
     K8sRolloutRestart,
     K8sRolloutUndo,
     K8sScale,
+    K8sSetEnv,
     K8sSetImage,
 )
 from bot.executors.kubernetes.rollouts import read_deployment, revision_of, revisions
-from bot.redact import redact
+from bot.redact import is_sensitive_name, redact, register_secret
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -38,10 +47,14 @@ class Plan:
     scope: tuple[str, ...] = ("spec",)
     # A fix whose result is not a changed object (a deletion) states its outcome instead.
     outcome: tuple[str, str] | None = None
+    # The fields to compare, when the object's own paths would read badly (HPA metrics).
+    view: Callable[[Obj], dict[str, str]] | None = None
 
     def change(self, result: Obj) -> Change:
         if self.outcome:
             return Change({"": self.outcome[0]}, {"": self.outcome[1]})
+        if self.view:
+            return Change(self.view(self.live), self.view(result))
         return change_between(self.live, result, *self.scope)
 
 
@@ -122,6 +135,52 @@ async def _patch_resources(kube: KubeClient, a: K8sPatchResources, t: ServiceBin
     return await _patch_container(
         kube, ns, name, a.container or t.container, {"resources": resources}
     )
+
+
+async def _set_env(kube: KubeClient, a: K8sSetEnv, t: ServiceBinding) -> Plan:
+    """Like `kubectl set env`: update the named variables, add those the container lacks."""
+    ns, name = a.namespace or t.namespace, a.deployment or t.deployment
+    container = a.container or t.container
+    live = await read_deployment(kube, ns, name)
+    containers: list[Obj] = dig(live, "spec", "template", "spec", "containers") or []
+    env = next((c.get("env") or [] for c in containers if c.get("name") == container), [])
+    sourced = {str(v.get("name")) for v in env if v.get("valueFrom")}
+    entries: list[Obj] = []
+    for key, value in a.env.items():
+        if is_sensitive_name(key):
+            register_secret(value)
+        # A literal value replaces a secret or config map reference; both at once is invalid.
+        entries.append(
+            {"name": key, "value": value, **({"valueFrom": None} if key in sourced else {})}
+        )
+    return await _patch_container(kube, ns, name, container, {"env": entries})
+
+
+async def _patch_hpa(kube: KubeClient, a: K8sPatchHpa, t: ServiceBinding) -> Plan:
+    ns, name = a.namespace or t.namespace, a.name or t.deployment
+    live = await read_hpa_object(kube, ns, name)
+    spec: Obj = {}
+    if a.min_replicas is not None:
+        spec["minReplicas"] = a.min_replicas
+    if a.max_replicas is not None:
+        spec["maxReplicas"] = a.max_replicas
+    if a.cpu_target_percent:
+        # metrics is a list without a merge key: it is sent whole, the CPU target replaced.
+        spec["metrics"] = with_cpu_target(live, a.cpu_target_percent)
+
+    async def send(dry_run: str | None) -> Obj:
+        return await kube.obj(
+            "autoscaling",
+            "patch_namespaced_horizontal_pod_autoscaler",
+            name,
+            ns,
+            {"spec": spec},
+            dry_run=dry_run,
+            _content_type=MERGE_PATCH,
+            what=f"horizontalpodautoscaler {name} in namespace {ns}",
+        )
+
+    return Plan(f"hpa/{name}", live, send, view=bounds)
 
 
 async def _undo(kube: KubeClient, a: K8sRolloutUndo, t: ServiceBinding) -> Plan:
@@ -209,6 +268,8 @@ PLANNERS: dict[str, tuple[str, _Planner]] = {
     "k8s.patch_resources": ("set resources", _patch_resources),
     "k8s.delete_pod": ("delete", _delete_pod),
     "k8s.patch_service_selector": ("set selector", _service_selector),
+    "k8s.set_env": ("set env", _set_env),
+    "k8s.patch_hpa": ("patch", _patch_hpa),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
@@ -59,6 +60,7 @@ async def _tail(kube: KubeClient, pod: Obj, action: K8sLogs, target: ServiceBind
             container=container,
             tail_lines=action.tail,
             previous=action.previous or None,
+            since_seconds=action.since_minutes * 60 if action.since_minutes else None,
             what=f"logs of pod {name} in namespace {namespace}",
         )
     except KubeError as exc:
@@ -71,6 +73,34 @@ async def _tail(kube: KubeClient, pod: Obj, action: K8sLogs, target: ServiceBind
     return f"{header}\n{text.rstrip()}"
 
 
+def _is_log_line(line: str) -> bool:
+    return bool(line) and not line.startswith("==> ") and not line.startswith("(")
+
+
+def _filtered(text: str, pattern: str) -> tuple[str, int]:
+    """Headers plus the lines matching `pattern`, as `| grep -i` would keep; and their count."""
+    wanted = re.compile(pattern, re.IGNORECASE)
+    kept, matched = [], 0
+    for line in text.splitlines():
+        if not _is_log_line(line):
+            kept.append(line)
+        elif wanted.search(line):
+            kept.append(line)
+            matched += 1
+    return "\n".join(kept), matched
+
+
+def field_counts(text: str, field: int) -> list[tuple[str, int]]:
+    """`cut -d' ' -fN | sort | uniq -c | sort -rn` over the log lines, most common first."""
+    counts = Counter(
+        (parts[field - 1] if len(parts) >= field else line)
+        for line in text.splitlines()
+        if _is_log_line(line)
+        for parts in [line.split(" ")]
+    )
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 async def read_logs(kube: KubeClient, action: K8sLogs, target: ServiceBinding) -> CheckResult:
     pods, source = await _pods(kube, action, target)
     if not pods:
@@ -78,17 +108,32 @@ async def read_logs(kube: KubeClient, action: K8sLogs, target: ServiceBinding) -
     shown = pods[:MAX_PODS]
     tails = await asyncio.gather(*(_tail(kube, p, action, target) for p in shown))
     text = redact("\n\n".join(tails))
+    matched = None
+    if action.match:
+        text, matched = _filtered(text, action.match)
     if len(text) > MAX_TEXT:
         text = "(earlier lines cut)\n" + text[-MAX_TEXT:]
-    errors = sum(
-        1 for line in text.splitlines() if not line.startswith("==> ") and _ERROR_LINE.search(line)
-    )
+    errors = sum(1 for line in text.splitlines() if _is_log_line(line) and _ERROR_LINE.search(line))
     findings = [
         Finding(name="logs.text", value=text, subject=source),
         Finding(name="logs.errors", value=errors, subject=source),
     ]
     more = f" (first {MAX_PODS} of {len(pods)})" if len(pods) > MAX_PODS else ""
     which = "previous " if action.previous else ""
-    summary = f"{which}logs of {len(shown)} pod(s){more} of {source}: {errors} error line(s)"
+    since = f" of the last {action.since_minutes}m" if action.since_minutes else ""
+    summary = f"{which}logs{since} of {len(shown)} pod(s){more} of {source}"
+    if matched is not None:
+        findings.append(Finding(name="logs.matches", value=matched, subject=source))
+        summary += f": {matched} line(s) matching {action.match!r}, {errors} error line(s)"
+    else:
+        summary += f": {errors} error line(s)"
+    output = text
+    if action.count_field:
+        counts = field_counts(text, action.count_field)
+        output = "\n".join(f"{n:>7} {value}" for value, n in counts) or "(no lines)"
+        output += f"\n\n{text}"
+        if counts:
+            findings.append(Finding(name="logs.top_value", value=counts[0][0], subject=source))
+            summary += f"; most common field {action.count_field}: {counts[0][0]} ({counts[0][1]})"
     status = "problem" if errors else "ok"
-    return CheckResult(status=status, summary=summary, output=text, findings=findings)
+    return CheckResult(status=status, summary=summary, output=output, findings=findings)

@@ -1,0 +1,242 @@
+"""docker.compose_scale: `docker-compose up --scale` for containers found by their compose labels.
+
+New containers copy the service's first container (image, command, environment, labels, limits,
+ports, networks) with the next container number; scaling down removes the highest numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+
+from bot.config import ServiceBinding
+from bot.executors.docker.client import DockerClient, DockerError, Obj
+from bot.executors.docker.containers import (
+    NUMBER_LABEL,
+    ONEOFF_LABEL,
+    PROJECT_LABEL,
+    SERVICE_LABEL,
+    State,
+    dig,
+    inspect,
+    labels_of,
+    name_of,
+)
+from bot.executors.docker.params import DockerComposeScale
+from bot.executors.docker.plan import Plan
+
+_BUILTIN_NETWORKS = frozenset({"bridge", "host", "none", "default"})
+STOP_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class ComposeService:
+    project: str
+    service: str
+
+    def __str__(self) -> str:
+        return f"compose service {self.service} of project {self.project}"
+
+
+async def _service_of(
+    client: DockerClient, action: DockerComposeScale, target: ServiceBinding
+) -> ComposeService:
+    project = action.project or target.compose_project
+    service = action.service or target.compose_service
+    if project and service:
+        return ComposeService(project, service)
+    if not target.container:
+        raise DockerError("no compose project/service given and the binding names no container")
+    labels = labels_of(await inspect(client, target.container))
+    project = project or labels.get(PROJECT_LABEL, "")
+    service = service or labels.get(SERVICE_LABEL, "")
+    if not project or not service:
+        raise DockerError(
+            f"container {target.container} has no compose labels ({PROJECT_LABEL}, "
+            f"{SERVICE_LABEL}): it is not part of a compose service, so it cannot be scaled"
+        )
+    return ComposeService(project, service)
+
+
+def _number(attrs: Obj) -> int:
+    try:
+        return int(labels_of(attrs).get(NUMBER_LABEL, "0"))
+    except ValueError:
+        return 0
+
+
+async def containers_of(client: DockerClient, of: ComposeService) -> list[Obj]:
+    """The service's containers (one-off `run` containers excluded), by container number."""
+
+    def work(engine: docker.DockerClient) -> list[Obj]:
+        wanted = [f"{PROJECT_LABEL}={of.project}", f"{SERVICE_LABEL}={of.service}"]
+        found = engine.api.containers(all=True, filters={"label": wanted})
+        attrs = [engine.api.inspect_container(c["Id"]) for c in found]
+        return [a for a in attrs if labels_of(a).get(ONEOFF_LABEL, "False") != "True"]
+
+    listed = await client.call(work, what=str(of))
+    return sorted(listed, key=lambda a: (_number(a), name_of(a)))
+
+
+def _fixed_host_ports(attrs: Obj) -> list[str]:
+    bindings = dig(attrs, "HostConfig", "PortBindings") or {}
+    return [
+        f"{port} -> {b.get('HostIp') or '0.0.0.0'}:{b['HostPort']}"
+        for port, listed in sorted(bindings.items())
+        for b in listed or []
+        if str(b.get("HostPort") or "0") != "0"
+    ]
+
+
+def _new_name(first: Obj, of: ComposeService, number: int) -> str:
+    # Compose v1 named containers project_service_1, v2 project-service-1: follow what is there.
+    sep = "_" if name_of(first).startswith(f"{of.project}_{of.service}_") else "-"
+    return f"{of.project}{sep}{of.service}{sep}{number}"
+
+
+def _exposed(attrs: Obj) -> list[Any]:
+    ports = []
+    for spec in dig(attrs, "Config", "ExposedPorts") or {}:
+        port, _, proto = str(spec).partition("/")
+        ports.append((int(port), proto or "tcp"))
+    return ports
+
+
+def _create_copy(
+    engine: docker.DockerClient, first: Obj, name: str, number: int, service: str
+) -> None:
+    api = engine.api
+    config, host = first.get("Config") or {}, first.get("HostConfig") or {}
+    labels = {**labels_of(first), NUMBER_LABEL: str(number)}
+    policy = host.get("RestartPolicy") or {}
+    networks = [
+        n for n in dig(first, "NetworkSettings", "Networks") or {} if n not in _BUILTIN_NETWORKS
+    ]
+    host_config = api.create_host_config(
+        port_bindings=host.get("PortBindings") or None,
+        mem_limit=host.get("Memory") or None,
+        memswap_limit=host.get("MemorySwap") or None,
+        restart_policy=policy if policy.get("Name") else None,
+        network_mode=host.get("NetworkMode") or None,
+        binds=host.get("Binds") or None,
+    )
+    networking = (
+        api.create_networking_config({networks[0]: api.create_endpoint_config(aliases=[service])})
+        if networks
+        else None
+    )
+    created = api.create_container(
+        config.get("Image"),
+        command=config.get("Cmd"),
+        entrypoint=config.get("Entrypoint"),
+        environment=config.get("Env"),
+        labels=labels,
+        working_dir=config.get("WorkingDir") or None,
+        user=config.get("User") or None,
+        healthcheck=config.get("Healthcheck"),
+        stop_signal=config.get("StopSignal") or None,
+        stop_timeout=config.get("StopTimeout"),
+        ports=_exposed(first) or None,
+        name=name,
+        host_config=host_config,
+        networking_config=networking,
+    )
+    for network in networks[1:]:
+        api.connect_container_to_network(created["Id"], network, aliases=[service])
+    api.start(created["Id"])
+
+
+def _listing(of: ComposeService, lines: list[str]) -> str:
+    return "\n".join([f"{of.project}/{of.service}: {len(lines)} container(s)", *lines])
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One direction of scaling: its effect in words, the containers after it, the call."""
+
+    effect: str
+    after: list[str]
+    run: Callable[[docker.DockerClient], None]
+    seconds: float = 0
+
+
+def _up(of: ComposeService, current: list[Obj], lines: list[str], wanted: int) -> _Step:
+    first = current[0]
+    fixed = _fixed_host_ports(first)
+    if fixed:
+        raise DockerError(
+            f"{name_of(first)} publishes a fixed host port ({', '.join(fixed)}): "
+            "copies would conflict over it, so the service cannot be scaled up"
+        )
+    top = max(_number(a) for a in current)
+    numbers = list(range(top + 1, top + 1 + wanted - len(current)))
+    names = [_new_name(first, of, n) for n in numbers]
+
+    def run(engine: docker.DockerClient) -> None:
+        for name, number in zip(names, numbers, strict=True):
+            _create_copy(engine, first, name, number, of.service)
+
+    return _Step(
+        effect=f"creates and starts {', '.join(names)} (copies of {name_of(first)})",
+        after=lines + [f"  {n}: new, copy of {name_of(first)}" for n in names],
+        run=run,
+        seconds=5 * len(names),
+    )
+
+
+def _down(current: list[Obj], lines: list[str], wanted: int) -> _Step:
+    leaving = list(reversed(current))[: len(current) - wanted]
+    doomed = [name_of(a) for a in leaving]
+    # Each container's own grace period, as compose's stop_grace_period set it.
+    grace = [int(dig(a, "Config", "StopTimeout") or STOP_TIMEOUT_S) for a in leaving]
+
+    def run(engine: docker.DockerClient) -> None:
+        for name, seconds in zip(doomed, grace, strict=True):
+            engine.api.stop(name, timeout=seconds)
+            engine.api.remove_container(name)
+
+    return _Step(
+        effect=f"stops and removes {', '.join(doomed)}",
+        after=[line for line in lines if line.split(":")[0].strip() not in doomed],
+        run=run,
+        seconds=sum(grace),
+    )
+
+
+def _nothing(engine: docker.DockerClient) -> None:
+    return None
+
+
+async def plan_scale(
+    client: DockerClient, action: DockerComposeScale, target: ServiceBinding
+) -> Plan:
+    of = await _service_of(client, action, target)
+    current = await containers_of(client, of)
+    if not current:
+        raise DockerError(f"no containers of {of}; nothing to copy")
+    lines = [f"  {name_of(a)}: {State.of(a).short()}" for a in current]
+    wanted = action.replicas
+    if wanted > len(current):
+        step = _up(of, current, lines, wanted)
+    elif wanted < len(current):
+        step = _down(current, lines, wanted)
+    else:
+        step = _Step(f"it already has {wanted}, nothing changes", lines, _nothing)
+
+    async def state_after(client: DockerClient) -> str:
+        now = await containers_of(client, of)
+        shown = ", ".join(f"{name_of(a)} {State.of(a).status}" for a in now) or "none"
+        return f"{len(now)} container(s): {shown}"
+
+    return Plan(
+        title=f"scale {of} from {len(current)} to {wanted} container(s): {step.effect}",
+        before=_listing(of, lines),
+        after=_listing(of, step.after),
+        run=step.run,
+        done=f"scaled {of} to {wanted} container(s)",
+        slack=step.seconds,
+        state_after=state_after,
+    )
