@@ -1,11 +1,16 @@
-"""`runbook-bot drill`: a playbook against the built-in sandbox cluster, in the terminal."""
+"""`runbook-bot drill`: a playbook against a built-in sandbox cluster or Docker engine."""
 
 from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
+
+import yaml
 
 from bot.adapters.console import Console, ConsoleNotifier
 from bot.app import running_engine
@@ -13,23 +18,105 @@ from bot.config import Config, ServiceBinding
 from bot.engine.incident import Actor
 from bot.engine.scheduler import Scheduler, process_owner
 from bot.errors import NotFound
-from bot.sandbox import Sandbox, list_scenarios
+from bot.sandbox import Sandbox
+from bot.sandbox import list_scenarios as kubernetes_scenarios
+from bot.sandbox.scenario import load_scenario as load_kubernetes_scenario
+from bot.sandbox_docker import DockerSandbox
+from bot.sandbox_docker import list_scenarios as docker_scenarios
 from bot.settings import Settings
 
 # The drill's own approvers: the responder, and a second person for destructive fixes.
 SECOND_APPROVER = "lead"
+# `drill api-down` drilled oom-bad-deploy before scenarios named their playbook; keep it so.
+_PREFERRED = {"api-down": "oom-bad-deploy"}
 
 
-def scenario_for(playbook_id: str, scenario: str | None) -> str:
-    known = {name: description for name, description in list_scenarios()}
-    if scenario is None:
-        matching = [name for name in known if name.startswith("oom")] or sorted(known)
-        if not matching:
-            raise NotFound("no drill scenarios are installed")
-        return matching[0]
-    if scenario not in known:
-        raise NotFound(f"no drill scenario '{scenario}' (known: {', '.join(sorted(known))})")
-    return scenario
+@dataclass(frozen=True)
+class DrillScenario:
+    name: str
+    playbook: str
+    description: str
+    platform: Literal["kubernetes", "docker"]
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A started sandbox as the drill needs it: the service binding and the settings."""
+
+    service: str
+    binding: dict[str, object]
+    settings: Settings
+    where: str
+
+
+def drill_scenarios() -> list[DrillScenario]:
+    """Every scenario of both sandboxes, Kubernetes first, each with the playbook it drills."""
+    found = [
+        DrillScenario(name, load_kubernetes_scenario(name).playbook, description, "kubernetes")
+        for name, description in kubernetes_scenarios()
+    ]
+    found += [DrillScenario(n, p, d, "docker") for n, p, d in docker_scenarios()]
+    return found
+
+
+def _known(scenarios: list[DrillScenario]) -> str:
+    return ", ".join(f"{s.name} ({s.playbook})" for s in scenarios) or "none installed"
+
+
+def scenario_for(playbook_id: str, scenario: str | None) -> DrillScenario:
+    """The named scenario, else the playbook's preferred or first one."""
+    known = drill_scenarios()
+    by_name = {s.name: s for s in known}
+    if scenario is not None:
+        if scenario not in by_name:
+            raise NotFound(f"no drill scenario '{scenario}' (known: {_known(known)})")
+        return by_name[scenario]
+    matching = [s for s in known if s.playbook == playbook_id]
+    if not matching:
+        raise NotFound(f"no drill scenario for playbook '{playbook_id}' (known: {_known(known)})")
+    preferred = _PREFERRED.get(playbook_id)
+    return next((s for s in matching if s.name == preferred), matching[0])
+
+
+@contextmanager
+def _kubernetes(
+    chosen: str, tmp: Path, settings: Settings, ready_delay: float
+) -> Iterator[_Target]:
+    with Sandbox.start(chosen, ready_delay=ready_delay) as sandbox:
+        kubeconfig = sandbox.write_kubeconfig(tmp / "kubeconfig")
+        yield _Target(
+            service=sandbox.service_name,
+            binding=sandbox.binding(),
+            # No Docker engine either: a stray Docker step fails instead of reaching one.
+            settings=dataclasses.replace(
+                settings,
+                kubeconfig=str(kubeconfig),
+                docker_host=f"unix://{tmp / 'no-docker-engine.sock'}",
+            ),
+            where=f"Sandbox cluster at {sandbox.url} (kubeconfig {kubeconfig}).",
+        )
+
+
+def _no_cluster(path: Path) -> Path:
+    """A kubeconfig with no cluster: a stray Kubernetes step fails instead of reaching one."""
+    empty = {"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": [], "users": []}
+    path.write_text(yaml.safe_dump(empty), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def _docker(chosen: str, tmp: Path, settings: Settings, ready_delay: float) -> Iterator[_Target]:
+    with DockerSandbox.start(chosen, ready_delay=ready_delay) as sandbox:
+        yield _Target(
+            service=sandbox.service_name,
+            binding=sandbox.binding(),
+            settings=dataclasses.replace(
+                settings,
+                docker_host=sandbox.docker_host,
+                kubeconfig=str(_no_cluster(tmp / "kubeconfig")),
+            ),
+            where=f"Sandbox Docker engine at {sandbox.docker_host}.",
+        )
 
 
 async def run_drill(
@@ -43,34 +130,30 @@ async def run_drill(
     ready_delay: float = 1.5,
 ) -> int:
     chosen = scenario_for(playbook_id, scenario)
+    start = _docker if chosen.platform == "docker" else _kubernetes
     with (
         tempfile.TemporaryDirectory(prefix="runbook-drill-") as tmp,
-        Sandbox.start(chosen, ready_delay=ready_delay) as sandbox,
+        start(chosen.name, Path(tmp), settings, ready_delay) as target,
     ):
-        kubeconfig = sandbox.write_kubeconfig(Path(tmp) / "kubeconfig")
         config = Config(
-            services={sandbox.service_name: ServiceBinding.model_validate(sandbox.binding())},
+            services={target.service: ServiceBinding.model_validate(target.binding)},
             approvers=[responder, SECOND_APPROVER],
         )
-        # A drill never touches the real cluster or the real incident store.
+        # A drill never touches the real cluster, the real engine or the real incident store.
         drill_settings = dataclasses.replace(
-            settings,
-            kubeconfig=str(kubeconfig),
-            redis_url=None,
-            state_path=Path(tmp) / "drill.db",
+            target.settings, redis_url=None, state_path=Path(tmp) / "drill.db"
         )
         async with running_engine(drill_settings, config) as engine:
             actor = Actor(id=responder, name=responder)
             console = Console(engine, actor, stdin, stdout, echo=not stdin.isatty())
-            description = dict(list_scenarios())[chosen]
             console.say(
-                f"DRILL: scenario '{chosen}': {description}\n"
-                f"Sandbox cluster at {sandbox.url} (kubeconfig {kubeconfig}).\n"
+                f"DRILL: scenario '{chosen.name}': {chosen.description}\n"
+                f"{target.where}\n"
                 f"You are '{responder}'; approvers are '{responder}' and '{SECOND_APPROVER}'. "
                 "Type help for commands."
             )
             incident = await engine.open(
-                playbook_id, sandbox.service_name, actor, f"drill: {chosen}"
+                playbook_id, target.service, actor, f"drill: {chosen.name}"
             )
             console.incident_id = incident.id
             await console.show_overview()

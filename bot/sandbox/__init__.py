@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from bot.sandbox.sandbox import Sandbox
-from bot.sandbox.scenario import list_scenarios
+from bot.sandbox.scenario import list_scenarios, scenarios_for
 
-__all__ = ["Sandbox", "list_scenarios"]
+__all__ = ["Sandbox", "list_scenarios", "scenarios_for"]

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.sandbox import controller
+from bot.sandbox.autoscaling import commit_hpa, hpa_view, invalid_hpa
 from bot.sandbox.cluster import Cluster
+from bot.sandbox.exec import run as run_command
 from bot.sandbox.merge import CONTENT_TYPES, PatchError, apply_patch
 from bot.sandbox.objects import Obj, list_of, status_error, timestamp
 from bot.sandbox.observations import LogUnavailable, logs
@@ -20,7 +22,19 @@ _PATCHABLE = (
     ("apps", "deployments", None),
     ("apps", "deployments", "scale"),
     ("", "services", None),
+    ("autoscaling", "horizontalpodautoscalers", None),
 )
+VERSION = {
+    "major": "1",
+    "minor": "30",
+    "gitVersion": "v1.30.4",
+    "gitCommit": "a51b3b711150f57ffc1f526a640ec058514ed596",
+    "gitTreeState": "clean",
+    "buildDate": "2024-08-14T19:04:09Z",
+    "goVersion": "go1.22.5",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 
 
 @dataclass
@@ -30,6 +44,8 @@ class Request:
     query: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     content_type: str = ""
+    # Every query pair in order: exec repeats `command` once per argument.
+    pairs: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -98,6 +114,9 @@ class Api:
         self.forbidden: set[str] = set()
 
     def handle(self, req: Request) -> Response:
+        """The answer; for an exec, a 101 whose body is the finished command's ExecResult."""
+        if req.method == "GET" and req.path.rstrip("/") == "/version":
+            return Response(200, dict(VERSION))
         route = parse_path(req.path)
         if route is None:
             return _fail(404, "NotFound", "the server could not find the requested resource")
@@ -130,6 +149,8 @@ class Api:
             return self._read(req, route)
         if key == ("GET", "", "pods", "log"):
             return self._log(req, route)
+        if key in (("GET", "", "pods", "exec"), ("POST", "", "pods", "exec")):
+            return self._exec(req, route)
         if key == ("GET", "apps", "deployments", "scale"):
             obj = self._existing(route)
             return obj if isinstance(obj, Response) else Response(200, self._scale(obj))
@@ -169,10 +190,30 @@ class Api:
             lines = logs(self.cluster, pod, previous, req.query.get("container"))
         except LogUnavailable as exc:
             return _fail(400, "BadRequest", str(exc))
+        since = req.query.get("sinceSeconds")
+        if since is not None:
+            horizon = timestamp(self.cluster.clock() - int(since))
+            lines = [line for line in lines if line[: len(horizon)] >= horizon]
         tail = req.query.get("tailLines")
         if tail is not None:
             lines = lines[-int(tail) :] if int(tail) > 0 else []
         return Response(200, "".join(f"{line}\n" for line in lines), "text/plain")
+
+    def _exec(self, req: Request, route: Route) -> Response:
+        pod = self.cluster.pods.get((route.namespace or "", route.name or ""))
+        if pod is None:
+            return _fail(404, "NotFound", f'pods "{route.name}" not found', route)
+        name = pod.container["name"]
+        container = req.query.get("container") or name
+        if container != name:
+            return _fail(
+                400, "BadRequest", f"container {container} is not valid for pod {pod.name}"
+            )
+        if self.cluster.pod_state(pod).phase not in ("ready", "unready"):
+            message = f'unable to upgrade connection: container not found ("{name}")'
+            return _fail(400, "BadRequest", message)
+        argv = [value for key, value in req.pairs if key == "command"]
+        return Response(101, run_command(self.cluster, pod, argv))
 
     def _scale(self, dep: Obj) -> Obj:
         return scale(dep, dep.get("status", {}).get("replicas", 0))
@@ -194,6 +235,17 @@ class Api:
                 422, "Invalid", "metadata.name: the name of the object may not change", route
             )
         dry = req.query.get("dryRun") == "All"
+        if route.resource == "horizontalpodautoscalers":
+            problem = invalid_hpa(patched)
+            if problem:
+                raise PatchError(
+                    f'HorizontalPodAutoscaler.autoscaling "{route.name}" is invalid: {problem}'
+                )
+            ns = route.namespace or ""
+            return Response(
+                200,
+                hpa_view(self.cluster, patched) if dry else commit_hpa(self.cluster, ns, patched),
+            )
         if route.resource == "services":
             return Response(200, patched if dry else self._commit_service(route, patched))
         if route.sub == "scale":

@@ -68,13 +68,14 @@ class Cluster:
     # --- what pods are doing ---------------------------------------------------------
 
     def pod_state(self, pod: PodRecord) -> PodState:
-        image = pod.container["image"]
+        profile = self.scenario.profile(pod.container["image"])
         down = [] if pod.role != "app" else self.down_dependencies()
         return evaluate(
             pod.container,
-            image_memory=memory_bytes(self.scenario.profile(image).memory) or 0,
-            crash_log=pod.crash_log or self.scenario.profile(image).crash_log,
+            image_memory=memory_bytes(profile.memory) or 0,
+            crash_log=pod.crash_log or profile.crash_log,
             down=down,
+            pull_fails=profile.pull == "fail",
             node_memory=self.node_memory,
             node_count=len(self.scenario.nodes.names),
             age=self.clock() - pod.created,

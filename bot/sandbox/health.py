@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Phase = Literal["creating", "unschedulable", "oomkilled", "crashing", "unready", "ready"]
+Phase = Literal[
+    "creating", "unschedulable", "pullfailed", "oomkilled", "crashing", "unready", "ready"
+]
 
 _QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
 _FACTORS = {
@@ -59,12 +61,13 @@ def evaluate(
     image_memory: int,
     crash_log: list[str],
     down: list[str],
+    pull_fails: bool = False,
     node_memory: int,
     node_count: int,
     age: float,
     ready_delay: float,
 ) -> PodState:
-    """Apply the rules in order: scheduling, start-up, memory, crash, dependencies."""
+    """Apply the rules in order: scheduling, start-up, image pull, memory, crash, dependencies."""
     resources = container.get("resources") or {}
     requested = memory_bytes((resources.get("requests") or {}).get("memory"))
     limit = memory_bytes((resources.get("limits") or {}).get("memory"))
@@ -75,6 +78,8 @@ def evaluate(
         return PodState("unschedulable", message=message)
     if age < ready_delay:
         return PodState("creating")
+    if pull_fails:
+        return PodState("pullfailed", message=container.get("image", ""))
     running = age - ready_delay
     if limit is not None and limit < image_memory:
         return PodState("oomkilled", restarts_after(running))

@@ -7,9 +7,11 @@ import time
 from bot.sandbox.cluster import Cluster
 from bot.sandbox.health import PodState, memory_bytes
 from bot.sandbox.objects import Obj, timestamp
-from bot.sandbox.pods import PodRecord
+from bot.sandbox.pods import PodRecord, pull_failure
 
 _EVENT_TTL = 3600.0
+_WAITING = {"creating": "ContainerCreating", "pullfailed": "trying and failing to pull image"}
+_NOT_RUNNING = ("creating", "unschedulable", "pullfailed", "crashing")
 
 
 class LogUnavailable(Exception):
@@ -56,6 +58,17 @@ def pod_events(cluster: Cluster, pod: PodRecord) -> list[Obj]:
     if state.phase == "creating":
         return found
     ready_at, runs = start + cluster.ready_delay, state.restarts + 1
+    if state.phase == "pullfailed":
+        tries = max(1, int((now - ready_at) // 60) + 1)
+        failed = pull_failure(image, 0.0)["message"]
+        return [*found,
+            _event(pod, "Pulling", f'Pulling image "{image}"', "Normal", ready_at, now, tries),
+            _event(pod, "Failed", f"Failed to pull image \"{image}\": {failed}", "Warning",
+                   ready_at, now, tries),
+            _event(pod, "Failed", "Error: ErrImagePull", "Warning", ready_at, now, tries),
+            _event(pod, "BackOff", f'Back-off pulling image "{image}"', "Normal", ready_at, now,
+                   tries),
+        ]  # fmt: skip
     last = now if state.restarts else ready_at
     found += [
         _event(pod, "Pulled", f'Container image "{image}" already present on machine',
@@ -127,8 +140,8 @@ def logs(cluster: Cluster, pod: PodRecord, previous: bool, container: str | None
     if container not in (None, name):
         raise LogUnavailable(f"container {container} is not valid for pod {pod.name}")
     state = cluster.pod_state(pod)
-    if state.phase in ("creating", "unschedulable"):
-        reason = "ContainerCreating" if state.phase == "creating" else "Pending"
+    if state.phase in ("creating", "unschedulable", "pullfailed"):
+        reason = _WAITING.get(state.phase, "Pending")
         raise LogUnavailable(
             f'container "{name}" in pod "{pod.name}" is waiting to start: {reason}'
         )
@@ -162,7 +175,7 @@ def pod_metrics(cluster: Cluster, ns: str | None) -> list[Obj]:
     found = []
     for pod in cluster.pods_in(ns):
         state = cluster.pod_state(pod)
-        if state.phase in ("creating", "unschedulable", "crashing"):
+        if state.phase in _NOT_RUNNING:
             continue
         cpu, mem = _usage(cluster, pod, state)
         found.append({
@@ -185,7 +198,7 @@ def node_metrics(cluster: Cluster) -> list[Obj]:
         cpu, mem = 350_000_000, 1_200 * 2**20
         for pod in cluster.pods_in(None):
             state = cluster.pod_state(pod)
-            if pod.node == name and state.phase not in ("creating", "unschedulable", "crashing"):
+            if pod.node == name and state.phase not in _NOT_RUNNING:
                 pod_cpu, pod_mem = _usage(cluster, pod, state)
                 cpu, mem = cpu + pod_cpu, mem + pod_mem
         found.append({

@@ -10,6 +10,8 @@ from bot.sandbox.health import PodState
 from bot.sandbox.objects import Obj, meta, timestamp
 
 Role = Literal["app", "dependency", "ingress"]
+# Kubelet reports ErrImagePull on an attempt, then ImagePullBackOff while it waits to retry.
+PULL_RETRY_SECONDS = 5.0
 
 
 @dataclass
@@ -65,6 +67,9 @@ def _container_status(pod: PodRecord, state: PodState, ready_delay: float, now: 
     if state.phase == "creating":
         status["state"] = {"waiting": {"reason": "ContainerCreating"}}
         return status
+    if state.phase == "pullfailed":
+        status["state"] = {"waiting": pull_failure(container["image"], now - started)}
+        return status
     status["containerID"] = f"containerd://{pod.metadata['uid'].replace('-', '')}"
     if state.phase in ("oomkilled", "crashing"):
         reason, code = ("OOMKilled", 137) if state.phase == "oomkilled" else ("Error", 1)
@@ -88,6 +93,18 @@ def _container_status(pod: PodRecord, state: PodState, ready_delay: float, now: 
     return status
 
 
+def pull_failure(image: str, seconds: float) -> Obj:
+    """The waiting state of a container whose image cannot be pulled, `seconds` after trying."""
+    if seconds < PULL_RETRY_SECONDS:
+        ref = f"docker.io/{image}"
+        message = (
+            f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
+            f'failed to resolve reference "{ref}": {ref}: not found'
+        )
+        return {"reason": "ErrImagePull", "message": message}
+    return {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}
+
+
 def render_pod(pod: PodRecord, state: PodState, ready_delay: float, now: float) -> Obj:
     """The pod's JSON as the API server would answer it now."""
     spec = copy.deepcopy(pod.spec)
@@ -109,7 +126,7 @@ def render_pod(pod: PodRecord, state: PodState, ready_delay: float, now: float) 
     not_ready = "" if ready else "ContainersNotReady"
     why = "" if ready else f"containers with unready status: [{pod.container['name']}]"
     obj["status"] = {
-        "phase": "Pending" if state.phase == "creating" else "Running",
+        "phase": "Pending" if state.phase in ("creating", "pullfailed") else "Running",
         "hostIP": f"10.0.0.{10 + int(pod.ip.split('.')[2])}",
         "podIP": pod.ip,
         "podIPs": [{"ip": pod.ip}],

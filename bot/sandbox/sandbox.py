@@ -88,10 +88,15 @@ class Sandbox:
             elif name in ports:
                 entry.update(host="127.0.0.1", port=ports[name])
             dependencies[name] = entry
+        health = f"{self.url}/_sandbox/health/{spec.name}"
         return {
             "namespace": spec.namespace,
             "deployment": spec.name,
-            "health_url": f"{self.url}/_sandbox/health/{spec.name}",
+            "container": spec.container_name,
+            "health_url": health,
+            "ready_url": f"{health}/ready",
+            "live_url": f"{health}/live",
+            "metrics_url": f"{self.url}/_sandbox/metrics/{spec.name}",
             "load_balancer_url": f"{self.url}/_sandbox/lb/{spec.name}/health",
             "last_known_good_image": spec.last_known_good_image,
             "dependencies": dependencies,

@@ -23,6 +23,8 @@ class ImageProfile(_Model):
 
     memory: str
     crash_log: list[str] = Field(default_factory=list)
+    # `fail`: the registry does not have it (a typo'd tag, a push that never happened).
+    pull: Literal["ok", "fail"] = "ok"
 
 
 class Resources(_Model):
@@ -38,10 +40,32 @@ class Revision(_Model):
     resources: Resources | None = None
 
 
+class HpaSpec(_Model):
+    """A HorizontalPodAutoscaler on the service's deployment; cpu_percent is the load it sees."""
+
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    cpu_target_percent: int = Field(default=70, ge=1, le=100)
+    cpu_percent: int = Field(default=40, ge=0)
+
+
+class VolumeSpec(_Model):
+    """A PersistentVolumeClaim (and, once Bound, its volume) mounted by `pod`'s container."""
+
+    pod: str | None = None
+    capacity: str = "10Gi"
+    storage_class: str = "standard"
+    phase: Literal["Bound", "Pending", "Lost"] = "Bound"
+    mount: str = "/data"
+    used_percent: int = Field(default=40, ge=0, le=100)
+
+
 class ServiceSpec(_Model):
     """The service under test: deployment, Service, Ingress, config and secrets."""
 
     name: str
+    # The app container's name; unset: the service's name.
+    container: str | None = None
     namespace: str = "default"
     replicas: int = 3
     port: int = 8080
@@ -52,6 +76,11 @@ class ServiceSpec(_Model):
     config: dict[str, str] = Field(default_factory=dict)
     secret: dict[str, str] = Field(default_factory=dict)
     revisions: list[Revision] = Field(min_length=1)
+    hpa: HpaSpec | None = None
+
+    @property
+    def container_name(self) -> str:
+        return self.container or self.name
 
 
 class DependencySpec(_Model):
@@ -82,6 +111,10 @@ class Scenario(_Model):
     images: dict[str, ImageProfile]
     nodes: NodesSpec
     dependencies: dict[str, DependencySpec] = Field(default_factory=dict)
+    # Claims by name; a claim's `pod` is a dependency's name, unset the service's pods.
+    volumes: dict[str, VolumeSpec] = Field(default_factory=dict)
+    # Files `cat` and `ls` find inside the service's containers, by absolute path.
+    files: dict[str, str] = Field(default_factory=dict)
 
     def profile(self, image: str) -> ImageProfile:
         """An unknown image behaves like a well-sized one."""
@@ -93,12 +126,24 @@ def _read(name: str) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
+def _layered(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The scenario merged over what it `extends` (another scenario), else over the base."""
+    raw = _read(name)
+    parent = str(raw.pop("extends", _BASE))
+    if name == _BASE:
+        return raw
+    if parent in seen or not (SCENARIOS / f"{parent}.yml").is_file():
+        raise ValueError(f"scenario {name!r} extends unknown or circular {parent!r}")
+    merged = merge_patch(_layered(parent, (*seen, name)), raw)
+    return merged if isinstance(merged, dict) else {}
+
+
 def load_scenario(name: str) -> Scenario:
-    """The named scenario merged over the shared base cluster."""
+    """The named scenario merged over the one it extends, down to the shared base cluster."""
     if name.startswith("_") or not (SCENARIOS / f"{name}.yml").is_file():
         known = ", ".join(n for n, _ in list_scenarios())
         raise ValueError(f"unknown scenario {name!r} (known: {known})")
-    return Scenario.model_validate(merge_patch(_read(_BASE), _read(name)))
+    return Scenario.model_validate(_layered(name))
 
 
 def list_scenarios() -> list[tuple[str, str]]:
@@ -108,3 +153,8 @@ def list_scenarios() -> list[tuple[str, str]]:
         if not path.stem.startswith("_"):
             found.append((path.stem, str(_read(path.stem).get("description", "")).strip()))
     return found
+
+
+def scenarios_for(playbook: str) -> list[str]:
+    """The scenarios drilling `playbook` (their `playbook:` field), by name."""
+    return [name for name, _ in list_scenarios() if _layered(name).get("playbook") == playbook]

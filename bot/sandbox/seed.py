@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.sandbox.autoscaling import hpa
 from bot.sandbox.cluster import Cluster
 from bot.sandbox.controller import dependency_pod, sync_deployment
 from bot.sandbox.objects import (
@@ -15,6 +16,7 @@ from bot.sandbox.objects import (
     service,
 )
 from bot.sandbox.scenario import Resources, ServiceSpec
+from bot.sandbox.volumes import volume_objects
 from bot.sandbox.workloads import deployment, pod_template
 
 _DAY = 86400.0
@@ -25,7 +27,7 @@ def app_container(spec: ServiceSpec, image: str, resources: Resources | None) ->
     chosen = resources or spec.resources
     probe = {"httpGet": {"path": "/health", "port": spec.port, "scheme": "HTTP"}}
     return {
-        "name": spec.name,
+        "name": spec.container_name,
         "image": image,
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
         "env": [dict(e) for e in spec.env],
@@ -64,6 +66,11 @@ def seed(cluster: Cluster) -> None:
     cluster.put("ingresses", ingress(spec.name, ns, spec.host, born))
     for policy in network_policies(spec.name, ns, spec.port, born):
         cluster.put("networkpolicies", policy)
+
+    if spec.hpa is not None:
+        cluster.put("horizontalpodautoscalers", hpa(spec.name, ns, spec.hpa, now - 30 * _DAY))
+    for resource, obj in volume_objects(scenario, now - 30 * _DAY):
+        cluster.put(resource, obj)
 
     for name, dep_spec in scenario.dependencies.items():
         cluster.put("services", service(name, ns, {"app": name}, dep_spec.port, born))

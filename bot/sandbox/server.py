@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from bot.sandbox.api import Api, Request, Response
+from bot.sandbox.exec import ExecResult
 from bot.sandbox.objects import status_error
+from bot.sandbox.traffic import Traffic
+from bot.sandbox.websocket import (
+    CLOSE,
+    ERROR,
+    STDERR,
+    STDOUT,
+    accept_key,
+    channel_frame,
+    chosen_protocol,
+    close_frame,
+    read_frame,
+)
+
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -23,6 +40,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.token = token
         self.latency = 0.0
         self._thread: threading.Thread | None = None
+        self._traffic: dict[str, Traffic] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -35,11 +53,20 @@ class SandboxServer(ThreadingHTTPServer):
             self._thread.join()
 
     def health(self, path: str) -> Response | None:
-        """Answer /_sandbox/health/{svc} and /_sandbox/lb/{svc}/health; None if not one."""
+        """Answer the sandbox's own pages (health, ready, live, lb, metrics); None if not one."""
         parts = [p for p in path.split("/") if p]
         cluster = self.api.cluster
         with cluster.locked():
-            if len(parts) == 3 and parts[:2] == ["_sandbox", "health"]:
+            service = cluster.scenario.service.name
+            if len(parts) == 3 and parts[:2] == ["_sandbox", "metrics"] and parts[2] == service:
+                return Response(200, self._metrics(parts[2]), METRICS_TYPE)
+            probe = parts[3] if len(parts) == 4 else "ready"
+            if len(parts) in (3, 4) and parts[:2] == ["_sandbox", "health"] and probe == "live":
+                # Alive: some container of the service runs, even if it is not ready.
+                pods = cluster.selected(cluster.scenario.service.namespace, {"app": parts[2]})
+                alive = any(cluster.pod_state(p).phase in ("ready", "unready") for p in pods)
+                return Response(200 if alive else 503, {"status": "alive" if alive else "down"})
+            if len(parts) in (3, 4) and parts[:2] == ["_sandbox", "health"] and probe == "ready":
                 healthy, deps = cluster.service_health(parts[2])
                 body = {"status": "healthy" if healthy else "unhealthy", "dependencies": deps}
                 return Response(200 if healthy else 503, body)
@@ -49,6 +76,15 @@ class SandboxServer(ThreadingHTTPServer):
                     200 if up else 503, {"status": "up" if up else "no healthy upstream"}
                 )
         return None
+
+    def _metrics(self, service: str) -> str:
+        cluster = self.api.cluster
+        deps = cluster.scenario.dependencies
+        upstreams = sorted(n for n, d in deps.items() if d.listener != "redis")
+        traffic = self._traffic.setdefault(service, Traffic(cluster.clock(), upstreams))
+        down = [n for n in upstreams if not cluster.dependency_up(n)]
+        traffic.advance(cluster.clock(), cluster.service_health(service)[0], down)
+        return traffic.exposition(service)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -80,16 +116,56 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.server.latency > 0:
             time.sleep(self.server.latency)
+        pairs = parse_qsl(url.query)
         request = Request(
             method=self.command,
             path=url.path,
-            query=dict(parse_qsl(url.query)),
+            query=dict(pairs),
             body=body,
             content_type=self.headers.get("Content-Type", ""),
+            pairs=pairs,
         )
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            self._upgrade(request)
+            return
         try:
             self._send(self.server.api.handle(request))
         except json.JSONDecodeError as exc:
             self._send(Response(400, status_error(400, "BadRequest", f"invalid JSON: {exc}")))
+
+    def _upgrade(self, request: Request) -> None:
+        """An exec: the handshake, the command's output on its channels, then close."""
+        self.close_connection = True
+        key = self.headers.get("Sec-WebSocket-Key")
+        if not key:
+            message = "websocket upgrade without a Sec-WebSocket-Key"
+            self._send(Response(400, status_error(400, "BadRequest", message)))
+            return
+        response = self.server.api.handle(request)
+        if not isinstance(response.body, ExecResult):
+            self._send(response)
+            return
+        result = response.body
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept_key(key))
+        protocol = chosen_protocol(self.headers.get("Sec-WebSocket-Protocol", ""))
+        if protocol:
+            self.send_header("Sec-WebSocket-Protocol", protocol)
+        self.end_headers()
+        frames = [
+            channel_frame(channel, text.encode())
+            for channel, text in ((STDOUT, result.stdout), (STDERR, result.stderr))
+            if text
+        ]
+        frames += [channel_frame(ERROR, json.dumps(result.status()).encode()), close_frame()]
+        self.wfile.write(b"".join(frames))
+        self.wfile.flush()
+        # Wait for the client's close so it is not cut off mid-handshake; never for long.
+        self.connection.settimeout(5.0)
+        with contextlib.suppress(OSError, struct.error):
+            while (got := read_frame(self.rfile)) is not None and got[0] != CLOSE:
+                pass
 
     do_GET = do_PATCH = do_DELETE = do_POST = do_PUT = do_HEAD = _handle

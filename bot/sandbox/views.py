@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+from bot.sandbox.autoscaling import hpa_view
 from bot.sandbox.cluster import Cluster
 from bot.sandbox.controller import owned_by, rs_pods
 from bot.sandbox.objects import Obj
@@ -21,6 +22,13 @@ RESOURCES: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("", "endpoints"): ("Endpoints", "v1", True),
     ("", "configmaps"): ("ConfigMap", "v1", True),
     ("", "secrets"): ("Secret", "v1", True),
+    ("", "persistentvolumeclaims"): ("PersistentVolumeClaim", "v1", True),
+    ("", "persistentvolumes"): ("PersistentVolume", "v1", False),
+    ("autoscaling", "horizontalpodautoscalers"): (
+        "HorizontalPodAutoscaler",
+        "autoscaling/v2",
+        True,
+    ),
     ("apps", "deployments"): ("Deployment", "apps/v1", True),
     ("apps", "replicasets"): ("ReplicaSet", "apps/v1", True),
     ("networking.k8s.io", "ingresses"): ("Ingress", "networking.k8s.io/v1", True),
@@ -71,6 +79,9 @@ def listing(cluster: Cluster, group: str, resource: str, ns: str | None) -> list
         ],
         ("apps", "replicasets"): lambda: [
             replicaset_view(cluster, r) for r in cluster.stored("replicasets", ns)
+        ],
+        ("autoscaling", "horizontalpodautoscalers"): lambda: [
+            hpa_view(cluster, h) for h in cluster.stored("horizontalpodautoscalers", ns)
         ],
         ("metrics.k8s.io", "nodes"): lambda: node_metrics(cluster),
         ("metrics.k8s.io", "pods"): lambda: pod_metrics(cluster, ns),

@@ -1,0 +1,69 @@
+"""Real local ports for the containers' published ports, open exactly while each one serves."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable
+
+from bot.sandbox.dependencies import Listener, serve_redis, serve_tcp
+from bot.sandbox_docker.pgwire import serve_postgres
+
+# (HTTP status, JSON body) for a request path.
+Answer = Callable[[str], tuple[int, dict[str, object]]]
+_REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
+
+
+def http_handler(answer: Answer) -> Callable[[socket.socket], None]:
+    """A one-request-per-connection HTTP/1.1 server for the app's health endpoint."""
+
+    def serve(conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as reader:
+            request_line = reader.readline().decode("latin-1").split()
+            while reader.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            path = request_line[1] if len(request_line) > 1 else "/"
+            code, body = answer(path.split("?")[0])
+            data = json.dumps(body).encode()
+            head = (
+                f"HTTP/1.1 {code} {_REASONS.get(code, 'Error')}\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+            )
+            conn.sendall(head.encode() + data)
+
+    return serve
+
+
+def listener_for(kind: str, answer: Answer) -> Listener:
+    if kind == "health":
+        return Listener(http_handler(answer))
+    handlers = {"postgres": serve_postgres, "redis": serve_redis}
+    return Listener(handlers.get(kind, serve_tcp))
+
+
+class Watcher:
+    """Opens and closes each container's listener as its container starts and stops."""
+
+    def __init__(self, listeners: dict[str, Listener], is_up: Callable[[str], bool]) -> None:
+        self.listeners = listeners
+        self._is_up = is_up
+        self._stop = threading.Event()
+        self.sync()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def sync(self) -> None:
+        for name, listener in self.listeners.items():
+            listener.set_open(self._is_up(name))
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            self.sync()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for listener in self.listeners.values():
+            listener.close()
