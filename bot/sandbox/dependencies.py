@@ -144,13 +144,15 @@ def _bound(port: int) -> socket.socket:
     return sock
 
 
-class Dependencies:
-    """Keeps each listener open exactly while its dependency is up, by polling the cluster."""
+class Watcher:
+    """Keeps each listener open exactly while its owner is up, by polling `is_up(name)`."""
 
-    def __init__(self, kinds: dict[str, str], is_up: Callable[[str], bool]) -> None:
-        handlers = {"tcp": serve_tcp, "redis": serve_redis}
-        self.listeners = {name: Listener(handlers[kind]) for name, kind in kinds.items()}
+    def __init__(
+        self, listeners: dict[str, Listener], is_up: Callable[[str], bool], period: float = 0.1
+    ) -> None:
+        self.listeners = listeners
         self._is_up = is_up
+        self._period = period
         self._stop = threading.Event()
         self.sync()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -161,7 +163,7 @@ class Dependencies:
             listener.set_open(self._is_up(name))
 
     def _watch(self) -> None:
-        while not self._stop.wait(0.1):
+        while not self._stop.wait(self._period):
             self.sync()
 
     def close(self) -> None:
@@ -169,3 +171,9 @@ class Dependencies:
         self._thread.join()
         for listener in self.listeners.values():
             listener.close()
+
+
+def dependency_listeners(kinds: dict[str, str]) -> dict[str, Listener]:
+    """A listener per dependency: `tcp` holds connections, `redis` answers RESP."""
+    handlers = {"tcp": serve_tcp, "redis": serve_redis}
+    return {name: Listener(handlers[kind]) for name, kind in kinds.items()}

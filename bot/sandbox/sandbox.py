@@ -11,7 +11,7 @@ import yaml
 
 from bot.sandbox.api import Api
 from bot.sandbox.cluster import Cluster
-from bot.sandbox.dependencies import Dependencies
+from bot.sandbox.dependencies import Watcher, dependency_listeners
 from bot.sandbox.scenario import load_scenario
 from bot.sandbox.seed import seed
 from bot.sandbox.server import SandboxServer
@@ -20,7 +20,7 @@ from bot.sandbox.server import SandboxServer
 class Sandbox:
     """A running sandbox cluster; start with `Sandbox.start()`, stop with `stop()` or `with`."""
 
-    def __init__(self, cluster: Cluster, server: SandboxServer, deps: Dependencies) -> None:
+    def __init__(self, cluster: Cluster, server: SandboxServer, deps: Watcher) -> None:
         self.cluster = cluster
         self._server = server
         self._deps = deps
@@ -48,7 +48,7 @@ class Sandbox:
         kinds: dict[str, str] = {
             n: d.listener for n, d in cluster.scenario.dependencies.items() if d.listener
         }
-        deps = Dependencies(kinds, lambda name: cls._up(cluster, name))
+        deps = Watcher(dependency_listeners(kinds), lambda name: cls._up(cluster, name))
         server.start()
         return cls(cluster, server, deps)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Callable
 
 from bot.sandbox.dependencies import Listener, serve_redis, serve_tcp
@@ -41,29 +40,3 @@ def listener_for(kind: str, answer: Answer) -> Listener:
         return Listener(http_handler(answer))
     handlers = {"postgres": serve_postgres, "redis": serve_redis}
     return Listener(handlers.get(kind, serve_tcp))
-
-
-class Watcher:
-    """Opens and closes each container's listener as its container starts and stops."""
-
-    def __init__(self, listeners: dict[str, Listener], is_up: Callable[[str], bool]) -> None:
-        self.listeners = listeners
-        self._is_up = is_up
-        self._stop = threading.Event()
-        self.sync()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def sync(self) -> None:
-        for name, listener in self.listeners.items():
-            listener.set_open(self._is_up(name))
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.05):
-            self.sync()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        for listener in self.listeners.values():
-            listener.close()

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from types import TracebackType
 from urllib.parse import quote
 
+from bot.sandbox.dependencies import Watcher
 from bot.sandbox_docker.api import Api
 from bot.sandbox_docker.health import app_health, app_listening, dependency_running
 from bot.sandbox_docker.host import Host
-from bot.sandbox_docker.listeners import Watcher, listener_for
+from bot.sandbox_docker.listeners import listener_for
 from bot.sandbox_docker.scenario import load_scenario
 from bot.sandbox_docker.server import EngineServer
 
@@ -63,7 +64,8 @@ class DockerSandbox:
             else Host(spec, ports, ready_delay, clock)
         )
         state.append(docker_host)
-        watcher = Watcher(listeners, lambda name: cls._serving(docker_host, name))
+        # Faster than the cluster's: a published port should follow its container at once.
+        watcher = Watcher(listeners, lambda name: cls._serving(docker_host, name), period=0.05)
         server = EngineServer((host, port), Api(docker_host))
         server.start()
         return cls(docker_host, server, watcher)
