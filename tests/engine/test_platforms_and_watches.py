@@ -13,7 +13,7 @@ import pytest
 from bot.config import Config, ServiceBinding
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor
-from bot.errors import InvalidRequest
+from bot.errors import ConfigError, InvalidRequest
 from bot.executors import http
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.models import Playbook
@@ -213,3 +213,9 @@ async def test_a_watch_fails_when_the_service_falls_over_during_it(
     assert "stopped passing" in run.summary
     assert "of the 3s watch" not in run.summary and "into the 3s watch" in run.summary
     assert (await engine.get(incident.id)).mitigated_at is None
+
+
+async def test_a_service_missing_from_the_catalog_opens_nothing(engine: Engine) -> None:
+    with pytest.raises(ConfigError, match=r"^unknown service 'web' \(known: bound, web-docker"):
+        await engine.open("both", "web", ONCALL)
+    assert await engine.list_incidents() == []
