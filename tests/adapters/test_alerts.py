@@ -110,7 +110,15 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-async def bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[AlertBot]:
+def extra_services() -> dict[str, ServiceBinding]:
+    """More services beside ecap-api; tests override it with `pytest.mark.parametrize`."""
+    return {}
+
+
+@pytest.fixture
+async def bot(
+    sandbox: Sandbox, tmp_path: Path, extra_services: dict[str, ServiceBinding]
+) -> AsyncIterator[AlertBot]:
     async with SlackApiStandIn() as api:
         settings = dataclasses.replace(
             Settings.from_env({}),
@@ -123,7 +131,10 @@ async def bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[AlertBot]:
             templates_dir=REPO / "templates",
         )
         config = Config(
-            services={"ecap-api": ServiceBinding.model_validate(sandbox.binding())},
+            services={
+                "ecap-api": ServiceBinding.model_validate(sandbox.binding()),
+                **extra_services,
+            },
             channels=Channels(incidents="C0GENERAL"),
             alerts=AlertsConfig(bearer_token=TOKEN, username=USER, password=PASSWORD),
         )
@@ -163,6 +174,30 @@ async def test_a_firing_alert_opens_one_incident_with_its_room_and_diagnostics(
     # Diagnostics the bot ran on its own do not count as someone acknowledging.
     assert incident.acknowledged_at is None
     assert "Opened by Alertmanager" in bot.texts(channel)
+
+
+@pytest.mark.parametrize(
+    "extra_services",
+    [
+        {
+            "prompt-api": ServiceBinding(platform="docker"),
+            "conduit-api": ServiceBinding(platform="docker", playbooks=["api-down-docker-k8s"]),
+        }
+    ],
+)
+async def test_one_alert_name_opens_the_playbook_the_service_runs(bot: AlertBot) -> None:
+    # APIDown is listed by api-down (Kubernetes), api-down-compose (Docker) and
+    # api-down-docker-k8s (both): the named service's platform and bindings choose.
+    for n, job in enumerate(["ecap-api", "prompt-api", "conduit-api"]):
+        body = payload([alert(alertname="APIDown", job=job, n=n)], f'{{}}:{{job="{job}"}}')
+        status, _, _ = await bot.post(body)
+        assert status == 200
+    opened = {i.service: i.playbook_id for i in await bot.incidents()}
+    assert opened == {
+        "ecap-api": "api-down",
+        "prompt-api": "api-down-compose",
+        "conduit-api": "api-down-docker-k8s",
+    }
 
 
 async def test_basic_auth_is_accepted(bot: AlertBot) -> None:
