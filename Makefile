@@ -18,10 +18,11 @@ drill: $(STAMP)
 
 # Real components the tests run against, from Debian's packages: redis-server (the store and
 # the Redis checks), Prometheus and Alertmanager (the end-to-end alert test), PostgreSQL (the
-# Postgres checks), and the Docker engine with busybox-static, from which the Docker tests
-# build their image with `docker import` (no registry is reachable). The tests start each one.
+# Postgres checks), the Docker engine with busybox-static, from which the Docker tests build
+# their image with `docker import` (no registry is reachable), and debootstrap, from which the
+# image test makes the minimal Debian base the bot's own image is built on. The tests start each.
 APT_INSTALL = $(SUDO) apt-get update -qq && \
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
 test-deps:
 	@command -v redis-server >/dev/null 2>&1 || { $(APT_INSTALL) redis-server >/dev/null; }
@@ -30,6 +31,7 @@ test-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(APT_INSTALL) postgresql >/dev/null; }
 	@{ command -v dockerd && dpkg -s busybox-static; } >/dev/null 2>&1 || { \
 		$(APT_INSTALL) docker.io busybox-static >/dev/null; }
+	@command -v debootstrap >/dev/null 2>&1 || { $(APT_INSTALL) debootstrap >/dev/null; }
 
 check: $(STAMP)
 	$(BIN)/ruff check bot tests bench
@@ -41,9 +43,7 @@ test: $(STAMP) test-deps check
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/stage_diagnostics.py
-	$(BIN)/python bench/ack_latency.py
-	$(BIN)/python bench/timer_lateness.py
+	$(BIN)/python bench/run_all.py
 
 lint: $(STAMP)
 	$(BIN)/runbook-bot lint playbooks

@@ -10,6 +10,7 @@ not compete with the app under test for its interpreter. `--profile FILE` runs t
 under cProfile and writes its stats there.
 
     .venv/bin/python bench/ack_latency.py [--requests 200] [--concurrency 50] [--profile FILE]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from bench.table import Figure, add_json_option, write_figures
 from bot.sandbox import Sandbox
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_signing import (
@@ -48,6 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 BOT_VARIABLES = ("SLACK_", "RUNBOOK_BOT_", "REDIS_URL", "KUBECONFIG", "DOCKER_HOST")
 LISTENING = re.compile(r"Slack over HTTP on [^:\s]+:(\d+)")
+BENCHMARK = "ack latency"
 
 
 def server_env(api: SlackApiStandIn, sandbox: Sandbox, folder: Path) -> dict[str, str]:
@@ -120,6 +123,15 @@ async def server(
     argv: list[str], env: dict[str, str], folder: Path, session: aiohttp.ClientSession
 ) -> AsyncIterator[str]:
     """The app under test in its own process until the block ends; yields its events URL."""
+    async with server_process(argv, env, folder, session) as (url, _):
+        yield url
+
+
+@asynccontextmanager
+async def server_process(
+    argv: list[str], env: dict[str, str], folder: Path, session: aiohttp.ClientSession
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """`server`, also yielding the process (bench/memory.py reads its /proc entry)."""
     log = folder / "server.log"
     with log.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
@@ -130,7 +142,7 @@ async def server(
     try:
         origin = f"http://127.0.0.1:{await listening_port(process, log)}"
         await healthy(session, origin)
-        yield f"{origin}/slack/events"
+        yield f"{origin}/slack/events", process
     finally:
         await stopped(process, log)
 
@@ -266,7 +278,7 @@ async def run_one(
     return by_command + by_click
 
 
-async def main(requests: int, concurrency: int, profile: Path | None) -> None:
+async def main(requests: int, concurrency: int, profile: Path | None) -> list[Figure]:
     print(
         f"ack latency: {requests} slash commands + {requests} button clicks, "
         f"{concurrency} at a time, signed, over HTTP to /slack/events, each app in its own process"
@@ -287,6 +299,11 @@ async def main(requests: int, concurrency: int, profile: Path | None) -> None:
             )  # fmt: skip
     ratio = percentiles(product)[1] / percentiles(bare)[1]
     print(f"  p99 ratio product/bare: {ratio:5.2f}   (goal < 1.5)")
+    headline = Figure(
+        BENCHMARK, "ack p99, product / bare Bolt app", percentiles(product)[1] * 1000, "ms",
+        baseline=percentiles(bare)[1] * 1000, goal_below=1.5, goal_on="ratio",
+    )  # fmt: skip
+    return [headline]
 
 
 if __name__ == "__main__":
@@ -294,6 +311,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=200, help="commands, and as many clicks")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--profile", type=Path, help="write the product's cProfile stats here")
+    add_json_option(parser)
     args = parser.parse_args()
     profile = args.profile.resolve() if args.profile else None
-    asyncio.run(main(args.requests, args.concurrency, profile))
+    write_figures(args.json, asyncio.run(main(args.requests, args.concurrency, profile)))

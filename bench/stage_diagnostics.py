@@ -3,7 +3,7 @@
 Prints the stage's wall time against the slowest single check measured in the same run, and the
 sum of all checks (what running them one after another would cost). Goal: stage/slowest < 1.3.
 
-    .venv/bin/python bench/stage_diagnostics.py [--latency 0.2] [--rounds 5]
+    .venv/bin/python bench/stage_diagnostics.py [--latency 0.2] [--rounds 5] [--json FILE]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from bench.table import Figure, add_json_option, write_figures
 from bot.app import build_executors
 from bot.config import Config, ServiceBinding
 from bot.engine.engine import Engine
@@ -41,6 +42,7 @@ CHECKS = [
     "k8s.top_nodes",
 ]
 ACTOR = Actor(id="bench")
+BENCHMARK = "stage diagnostics"
 
 
 def bench_playbook(directory: Path) -> None:
@@ -81,7 +83,7 @@ async def measure(engine: Engine, incident_id: str, rounds: int) -> tuple[float,
     )
 
 
-async def main(latency: float, rounds: int) -> None:
+async def main(latency: float, rounds: int) -> list[Figure]:
     settings = Settings.from_env()
     with tempfile.TemporaryDirectory() as tmp, Sandbox.start(latency=latency) as sandbox:
         folder = Path(tmp)
@@ -102,11 +104,17 @@ async def main(latency: float, rounds: int) -> None:
     print(f"  the stage, concurrent: {stage * 1000:7.0f} ms")
     print(f"  ratio stage/slowest  : {stage / slowest:7.2f}   (goal < 1.3)")
     print(f"  ratio sequential/stage: {total / stage:6.1f}x")
+    headline = Figure(
+        BENCHMARK, "stage / slowest single check", stage * 1000, "ms",
+        baseline=slowest * 1000, goal_below=1.3, goal_on="ratio",
+    )  # fmt: skip
+    return [headline]
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--rounds", type=int, default=5)
+    add_json_option(parser)
     args = parser.parse_args()
-    asyncio.run(main(args.latency, args.rounds))
+    write_figures(args.json, asyncio.run(main(args.latency, args.rounds)))

@@ -5,6 +5,7 @@ opening, each reminding every 2 s, and measures every firing's lateness (notifie
 until every level has fired. Prints p50, p99 and the worst. Goal: p99 < 1 s.
 
     .venv/bin/python bench/timer_lateness.py [--incidents 100] [--redis-url redis://...]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from bench.table import Figure, add_json_option, write_figures
 from bot.config import Config, EscalationContact
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
@@ -35,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 ACTOR = Actor(id="bench")
 STAGGER = 5
 STEP = {"id": "x", "kind": "manual", "title": "X"}
+BENCHMARK = "timer lateness"
 
 
 def write_playbooks(directory: Path) -> None:
@@ -84,7 +87,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def run(incidents: int, redis_url: str | None, workdir: Path) -> int:
+async def run(
+    incidents: int, redis_url: str | None, workdir: Path, json_path: Path | None = None
+) -> int:
     write_playbooks(workdir)
     templates = TemplateRenderer(REPO / "templates")
     playbooks = load_playbooks(workdir, templates)
@@ -126,6 +131,13 @@ async def run(incidents: int, redis_url: str | None, workdir: Path) -> int:
         )
     p99 = percentile(every, 0.99)
     print(f"goal p99 < 1 s: {'met' if p99 < 1.0 else 'NOT met'}")
+    write_figures(
+        json_path,
+        [
+            Figure(BENCHMARK, f"lateness p50 ({kind})", statistics.median(every) * 1000, "ms"),
+            Figure(BENCHMARK, f"lateness p99 ({kind})", p99 * 1000, "ms", goal_below=1000),
+        ],
+    )
     return 0
 
 
@@ -133,9 +145,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=100)
     parser.add_argument("--redis-url", default=None)
+    add_json_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-timers-") as workdir:
-        sys.exit(asyncio.run(run(args.incidents, args.redis_url, Path(workdir))))
+        sys.exit(asyncio.run(run(args.incidents, args.redis_url, Path(workdir), args.json)))
 
 
 if __name__ == "__main__":

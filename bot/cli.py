@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         "(default: RUNBOOK_BOT_CONFIG, if set)",
     )
 
+    rbac = commands.add_parser(
+        "rbac", help="print least-privilege RBAC YAML for the namespaces the config's services use"
+    )
+    rbac.add_argument("--config", help="config file (default: RUNBOOK_BOT_CONFIG)")
+    rbac.add_argument("--playbooks", help="playbook folder (default: the configured one)")
+    rbac.add_argument("--bot-namespace", default="runbook-bot", help="namespace the bot runs in")
+
     drill = commands.add_parser(
         "drill", help="run a playbook against the built-in sandbox cluster or Docker engine"
     )
@@ -75,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "lint":
             return _lint(settings, args.directory, args.config)
+        if args.command == "rbac":
+            from bot.rbac import run as run_rbac
+
+            return run_rbac(args.config, args.playbooks, args.bot_namespace)
         if args.command == "drill":
             return asyncio.run(_drill(settings, args))
         if args.command == "console":

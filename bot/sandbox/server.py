@@ -41,6 +41,8 @@ class SandboxServer(ThreadingHTTPServer):
         self.latency = 0.0
         self._thread: threading.Thread | None = None
         self._traffic: dict[str, Traffic] = {}
+        # Set to a list to record each authenticated API request as (method, path?query).
+        self.requests: list[tuple[str, str]] | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -114,6 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {self.server.token}":
             self._send(Response(401, status_error(401, "Unauthorized", "Unauthorized")))
             return
+        if self.server.requests is not None:
+            self.server.requests.append((self.command, self.path))
         if self.server.latency > 0:
             time.sleep(self.server.latency)
         pairs = parse_qsl(url.query)
