@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.config import load_config
 from bot.errors import BotError, PlaybookError
+from bot.logs import setup_logging
 from bot.playbooks.bindings import catalog_problems
 from bot.playbooks.loader import lint_directory, load_playbooks
 from bot.settings import Settings
@@ -20,6 +21,12 @@ from bot.templates import TemplateRenderer
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runbook-bot", description="Operational runbooks as interactive incident playbooks."
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        help="log lines as JSON or text (default: RUNBOOK_BOT_LOG_FORMAT, else json for serve "
+        "and socket, text otherwise)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -77,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args.command, args.log_format, os.environ, level=logging.WARNING)
     try:
         settings = Settings.from_env()
         if args.command == "lint":

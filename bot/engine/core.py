@@ -17,6 +17,7 @@ from bot.engine.runner import ActionRunner
 from bot.errors import ConflictError, InvalidRequest, NotFound
 from bot.executors.base import CheckResult, ReadAction
 from bot.executors.registry import ExecutorRegistry
+from bot.logs import working_on
 from bot.playbooks.models import EscalationLevel, Playbook, Stage, Step
 from bot.store.base import Record, Store
 from bot.templates import TemplateRenderer
@@ -74,6 +75,9 @@ class EngineCore:
     # --- reading ----------------------------------------------------------------------
 
     async def get(self, incident_id: str) -> Incident:
+        # Every flow reads or changes its incident through here or _mutate: the choke point
+        # that tags the rest of the task's log lines with the incident.
+        working_on(incident_id)
         record = await self.store.load(incident_id)
         if record is None:
             raise NotFound(f"no incident {incident_id}")
@@ -132,6 +136,7 @@ class EngineCore:
         Writers in this process queue on a per-incident lock, so only other replicas can
         conflict; a burst of clicks on one incident does not spin through retries.
         """
+        working_on(incident_id)
         lock = self._locks.setdefault(incident_id, asyncio.Lock())
         async with lock:
             for _ in range(_CONFLICT_RETRIES):

@@ -9,6 +9,7 @@ from bot.engine.core import EngineCore, Progress
 from bot.engine.incident import Actor, Incident, StepRun
 from bot.errors import InvalidRequest
 from bot.executors.base import CheckResult
+from bot.metrics import DIAGNOSTICS
 from bot.playbooks.models import DiagnosticStep, VerificationStep
 
 
@@ -102,6 +103,7 @@ class DiagnosticsFlow(EngineCore):
         started = self.clock()
         binding = self.config.binding(incident.service)
         result = await self.runner.check(step.action, binding, incident.service, step.timeout)
+        DIAGNOSTICS.inc(result=result.status, playbook=incident.playbook_id)
         return StepRun.of(step.id, result, started, self.clock(), actor)
 
     async def _save_runs(self, incident_id: str, runs: list[StepRun], actor: Actor) -> None:

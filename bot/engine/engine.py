@@ -8,6 +8,8 @@ from bot.engine.escalation import EscalationFlow
 from bot.engine.fixes import FixFlow
 from bot.engine.incident import BOT, Actor, Incident
 from bot.errors import InvalidRequest, NotFound
+from bot.logs import working_on
+from bot.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED
 from bot.redact import redact
 from bot.store.base import Record
 
@@ -30,10 +32,11 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
                 f"playbook '{playbook.id}' is for {playbook.platform} services; "
                 f"'{service}' runs on {binding.platform}"
             )
-        number = await self.store.next_number()
+        incident_id = f"INC-{await self.store.next_number():04d}"
+        working_on(incident_id)
         now = self.clock()
         incident = Incident(
-            id=f"INC-{number:04d}",
+            id=incident_id,
             playbook_id=playbook.id,
             service=service,
             summary=redact(summary.strip()[:500]),
@@ -49,6 +52,7 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
             + (f": {incident.summary}" if incident.summary else ""),
         )
         await self.store.insert(Record(incident.id, incident.status, 1, incident.model_dump_json()))
+        INCIDENTS_OPENED.inc(playbook=incident.playbook_id)
         self._changed(incident)
         return incident
 
@@ -98,7 +102,9 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
                     approval.state = "expired"
             incident.record(now, actor, "resolved", incident.resolution or "resolved")
 
-        return (await self._mutate(incident_id, change, actor))[0]
+        resolved = (await self._mutate(incident_id, change, actor))[0]
+        INCIDENTS_RESOLVED.inc(playbook=resolved.playbook_id)
+        return resolved
 
     async def set_links(self, incident_id: str, links: dict[str, str]) -> Incident:
         """Remember where an adapter shows the incident; not a timeline event."""

@@ -7,6 +7,7 @@ from datetime import timedelta
 from bot.engine.core import EngineCore, Progress
 from bot.engine.incident import BOT, Actor, Approval, Incident
 from bot.errors import InvalidRequest
+from bot.metrics import FIXES
 from bot.playbooks.models import FixStep
 
 # Covers only the moment until "approved" is stored, which refuses later clicks by itself.
@@ -79,7 +80,9 @@ class FixFlow(EngineCore):
             )
             return approval
 
-        return (await self._mutate(incident_id, change, actor))[1]
+        denied, approval = await self._mutate(incident_id, change, actor)
+        FIXES.inc(result="denied", playbook=denied.playbook_id)
+        return approval
 
     async def approve(
         self, incident_id: str, approval_id: str, approver: Actor, progress: Progress | None = None
@@ -135,6 +138,9 @@ class FixFlow(EngineCore):
             )
 
         await self._mutate(incident_id, applied, BOT)
+        FIXES.inc(
+            result="applied" if result.status == "ok" else "failed", playbook=incident.playbook_id
+        )
         if result.status == "ok" and step.verify is not None:
             verification = await self._poll(
                 incident, step.verify, step.verify_timeout, timedelta(seconds=2), progress

@@ -22,6 +22,8 @@ from bot.engine.incident import Incident
 from bot.engine.notifier import Notifier
 from bot.engine.timers import Timer, pending_timers
 from bot.errors import BotError, InvalidRequest
+from bot.logs import working_on
+from bot.metrics import TIMER_LATENESS
 from bot.playbooks.models import Playbook
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,12 @@ class Scheduler:
         self._scheduler.remove_all_jobs()
         self._armed.clear()
         if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=_STOP_WAIT_S)
+            _, late = await asyncio.wait(list(self._tasks), timeout=_STOP_WAIT_S)
+            # Cut short while the store is still open, so their claims are released.
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=_STOP_WAIT_S)
         self._scheduler.shutdown(wait=False)
         # AsyncIOScheduler shuts down on the loop's next turn.
         await asyncio.sleep(0)
@@ -162,6 +169,9 @@ class Scheduler:
             self._scheduler.remove_job(job_id)
 
     async def _fire(self, incident_id: str, key: str, late: bool) -> None:
+        # The job's task inherits the context of whatever armed it, which may be another
+        # incident's request.
+        working_on(incident_id)
         job_id = _job_id(incident_id, key)
         task = asyncio.current_task()
         assert task is not None
@@ -175,8 +185,18 @@ class Scheduler:
             log.error("timer %s of %s failed: %s", key, incident_id, exc)
             self._recheck_later(incident_id)
         finally:
+            await self._release(incident_id, key)
             self._firing.discard(job_id)
             self._tasks.discard(task)
+
+    async def _release(self, incident_id: str, key: str) -> None:
+        # Fired and recorded, or not fired: either way the claim's work is done, and another
+        # replica (or this one's recheck) need not wait out its expiry. Releasing a claim held
+        # by another replica does nothing.
+        try:
+            await self.engine.store.release(_claim(incident_id, key), self.owner)
+        except BotError as exc:
+            log.warning("claim on timer %s of %s not released: %s", key, incident_id, exc)
 
     async def _fire_once(self, incident_id: str, key: str, late: bool) -> None:
         incident = await self.engine.get(incident_id)
@@ -188,7 +208,8 @@ class Scheduler:
             # Stale job: the incident changed since (snoozed, acknowledged, fired elsewhere).
             self.rearm(incident)
             return
-        claim = f"timer:{incident.id}:{key}"
+        fired_at = self.engine.clock()
+        claim = _claim(incident.id, key)
         if not await self.engine.store.claim(claim, self.owner, ttl_s=_CLAIM_TTL_S):
             # Another replica fires it; look again once it has recorded that.
             self._recheck_later(incident_id)
@@ -197,6 +218,8 @@ class Scheduler:
             incident, timer = await self.engine.fire_timer(incident_id, key, late)
         except InvalidRequest:
             return  # resolved, or recorded by a replica whose claim had expired
+        # A hair early (see _EARLY) is on time.
+        TIMER_LATENESS.observe(max(0.0, (fired_at - timer.due).total_seconds()))
         if timer.level is not None:
             contacts = self.engine.config.contact(timer.level.level, timer.level.title)
             await self.notifier.escalation_due(incident, timer.level, contacts, late)
@@ -224,6 +247,10 @@ class Scheduler:
 
 def _pending(incident: Incident, playbook: Playbook, key: str) -> Timer | None:
     return next((t for t in pending_timers(incident, playbook) if t.key == key), None)
+
+
+def _claim(incident_id: str, key: str) -> str:
+    return f"timer:{incident_id}:{key}"
 
 
 def _job_id(incident_id: str, key: str) -> str:

@@ -1,4 +1,5 @@
-"""The HTTP face of the Slack adapter: `POST /slack/events`, `/healthz`, `/readyz`, and `serve`."""
+"""The HTTP face of the Slack adapter: `POST /slack/events`, `/healthz`, `/readyz`, `/metrics`,
+and `serve`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.alerts import ALERTS_PATH, AlertWebhook
+from bot.adapters.inflight import SHUTDOWN_GRACE_S, InFlight, refuse_while_draining
 from bot.adapters.slack.context import SlackContext, text_message
 from bot.app import running_engine
 from bot.config import Config
@@ -29,6 +31,7 @@ from bot.engine.incident import Incident
 from bot.engine.scheduler import Scheduler, process_owner
 from bot.errors import BotError, ConfigError
 from bot.integrations.listener import Reporter, running_integrations
+from bot.metrics import ACK_LATENCY, CONTENT_TYPE, REGISTRY, timed
 from bot.redact import redact
 from bot.settings import Settings
 from bot.store.base import Store
@@ -155,25 +158,31 @@ def web_app(
     *,
     signing_secret: str | None = None,
     alerts: AlertWebhook | None = None,
+    inflight: InFlight | None = None,
 ) -> web.Application:
-    """Health and readiness; with a signing secret also `POST /slack/events` (HTTP mode),
+    """Health, readiness and metrics; with a signing secret also `POST /slack/events` (HTTP mode),
     with an alert webhook also `POST /alerts/alertmanager`."""
     readiness = Readiness(bolt.client, engine.store)
+    tracked = InFlight() if inflight is None else inflight
 
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     async def readyz(request: web.Request) -> web.Response:
-        problem = await readiness.problem()
+        # Draining: the Service stops sending here while the work under way finishes.
+        problem = "shutting down" if tracked.draining else await readiness.problem()
         if problem is None:
             return web.Response(text="ready")
         return web.Response(status=503, text=problem)
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.middlewares.append(refuse_while_draining(tracked))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     if signing_secret is not None:
-        app.router.add_post(EVENTS_PATH, SlackEvents(bolt, engine.store, signing_secret).handle)
+        events = SlackEvents(bolt, engine.store, signing_secret)
+        app.router.add_post(EVENTS_PATH, timed(ACK_LATENCY, events.handle))
     if alerts is not None:
         webhook = alerts
         app.router.add_post(ALERTS_PATH, webhook.handle)
@@ -183,6 +192,11 @@ def web_app(
 
         app.on_cleanup.append(finish_alerts)
     return app
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The bot's own metrics for Prometheus to scrape."""
+    return web.Response(body=REGISTRY.exposition().encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
 @asynccontextmanager
@@ -220,23 +234,31 @@ def room_reporter(ctx: SlackContext) -> Reporter:
     return report
 
 
-async def serve(settings: Settings, config: Config, host: str, port: int) -> None:
-    """Slack over HTTP until SIGTERM or SIGINT, then a clean shutdown."""
+async def serve(
+    settings: Settings, config: Config, host: str, port: int, grace_s: float = SHUTDOWN_GRACE_S
+) -> None:
+    """Slack over HTTP until SIGTERM or SIGINT, then a clean shutdown: new requests get 503,
+    work under way gets up to `grace_s` to finish, timer claims are released, the store closed."""
     required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
     signing_secret = required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
     from bot.adapters.slack.alert_sink import SlackAlertSink
     from bot.adapters.slack.app import build_slack
 
+    inflight = InFlight()
     async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
         slack = build_slack(engine, config, settings, session=session)
         alerts = AlertWebhook(engine, SlackAlertSink(slack.notifier.ctx))
-        app = web_app(slack.app, engine, signing_secret=signing_secret, alerts=alerts)
+        app = web_app(
+            slack.app, engine, signing_secret=signing_secret, alerts=alerts, inflight=inflight
+        )
         async with (
             Scheduler(engine, slack.notifier, owner=process_owner()),
             running_integrations(engine, room_reporter(slack.notifier.ctx)),
             listening(app, host, port) as bound,
+            inflight.tracking(),
         ):
             print(f"runbook-bot: Slack over HTTP on {host}:{bound}{EVENTS_PATH}", file=sys.stderr)
             # Start-up objects live for the whole run: keep the collector from rescanning them.
             gc.freeze()
             await until_signalled()
+            await inflight.drain(grace_s)
