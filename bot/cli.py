@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.adapters.inflight import SHUTDOWN_GRACE_S
 from bot.config import load_config
 from bot.errors import BotError, PlaybookError
 from bot.logs import setup_logging
@@ -69,10 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    _shutdown_grace(serve)
 
     socket = commands.add_parser("socket", help="Slack over Socket Mode (needs SLACK_APP_TOKEN)")
     socket.add_argument("--host", default="0.0.0.0", help="address for /healthz and /readyz")
     socket.add_argument("--port", type=int, default=3000, help="port for /healthz and /readyz")
+    _shutdown_grace(socket)
 
     sandbox = commands.add_parser(
         "sandbox", help="serve the sandbox cluster until interrupted (--help for options)",
@@ -80,6 +83,27 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sandbox.add_argument("options", nargs=argparse.REMAINDER)
     return parser
+
+
+def _shutdown_grace(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shutdown-grace",
+        type=_seconds,
+        default=SHUTDOWN_GRACE_S,
+        metavar="SECONDS",
+        help="on SIGTERM, how long work under way may take to finish "
+        f"(default {SHUTDOWN_GRACE_S:g}; keep it under the pod's termination grace period)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds: {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +203,9 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
     required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
     _refuse_invalid_playbooks(settings)
-    await serve(settings, load_config(settings.config_path), args.host, args.port)
+    await serve(
+        settings, load_config(settings.config_path), args.host, args.port, args.shutdown_grace
+    )
     return 0
 
 
@@ -190,7 +216,9 @@ async def _socket(settings: Settings, args: argparse.Namespace) -> int:
     required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
     required(settings.slack_app_token, "SLACK_APP_TOKEN")
     _refuse_invalid_playbooks(settings)
-    await run_socket_mode(settings, load_config(settings.config_path), args.host, args.port)
+    await run_socket_mode(
+        settings, load_config(settings.config_path), args.host, args.port, args.shutdown_grace
+    )
     return 0
 
 
