@@ -13,10 +13,10 @@ import kubernetes
 import pytest
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.kubernetes import params as p
 from bot.sandbox import Sandbox
+from tests.support.findings import values
 
 
 class Started:
@@ -75,10 +75,6 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[[str], Started]]:
     yield _start
     for started in running:
         await started.close()
-
-
-def values(result: CheckResult, name: str) -> list[Any]:
-    return [f.value for f in result.findings if f.name == name]
 
 
 def env_of(deployment: Any) -> dict[str, Any]:

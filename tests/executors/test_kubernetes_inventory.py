@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pytest
 import yaml
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.kubernetes import params as p
-from bot.sandbox import Sandbox
 from bot.sandbox.scenario import VolumeSpec
 from bot.sandbox.volumes import volume_objects
-
-Started = tuple[Sandbox, KubernetesExecutor, ServiceBinding]
-
-
-@pytest.fixture
-async def start(tmp_path: Path) -> AsyncIterator[Callable[[str], Started]]:
-    running: list[Started] = []
-
-    def _start(scenario: str) -> Started:
-        sandbox = Sandbox.start(scenario, ready_delay=0.0)
-        kubeconfig = sandbox.write_kubeconfig(tmp_path / f"kubeconfig-{len(running)}")
-        binding = ServiceBinding.model_validate(sandbox.binding()).with_defaults(
-            sandbox.service_name
-        )
-        running.append((sandbox, KubernetesExecutor(str(kubeconfig)), binding))
-        return running[-1]
-
-    yield _start
-    for sandbox, executor, _ in running:
-        await executor.close()
-        sandbox.stop()
-
-
-def values(result: CheckResult, name: str) -> list[Any]:
-    return [f.value for f in result.findings if f.name == name]
+from tests.executors.conftest import Started
+from tests.support.findings import values
 
 
 async def test_volumes_lists_bound_claims_and_their_volumes(

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult
 from bot.executors.kubernetes import READS, KubernetesExecutor
 from bot.executors.kubernetes import params as p
 from bot.sandbox import Sandbox
+from tests.support.findings import values
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,6 @@ async def executor(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Kubernetes
     ex = KubernetesExecutor(str(sandbox.write_kubeconfig(tmp_path / "kubeconfig")))
     yield ex
     await ex.close()
-
-
-def values(result: CheckResult, name: str) -> list[Any]:
-    return [f.value for f in result.findings if f.name == name]
 
 
 async def test_pods_find_the_oom_kills(
