@@ -112,6 +112,22 @@ class SlackBot:
         return json.dumps(self.api.messages(channel))
 
 
+def bot_settings(
+    api: SlackApiStandIn, sandbox: Sandbox, tmp_path: Path, playbooks: Path = REPO / "playbooks"
+) -> Settings:
+    """Settings of a bot talking to the Slack stand-in and the sandbox, its state in tmp_path."""
+    return dataclasses.replace(
+        Settings.from_env({}),
+        slack_bot_token=api.bot_token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=api.url,
+        kubeconfig=str(sandbox.write_kubeconfig(tmp_path / "kubeconfig")),
+        state_path=tmp_path / "state.db",
+        playbooks_dir=playbooks,
+        templates_dir=REPO / "templates",
+    )
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox.start("oom-bad-deploy", ready_delay=0.0) as sb:
@@ -123,16 +139,7 @@ async def slack_bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[SlackBot]
     async with SlackApiStandIn() as api:
         api.add_user(BOB, "bob")
         api.add_user(CAROL, "carol")
-        settings = dataclasses.replace(
-            Settings.from_env({}),
-            slack_bot_token=api.bot_token,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=api.url,
-            kubeconfig=str(sandbox.write_kubeconfig(tmp_path / "kubeconfig")),
-            state_path=tmp_path / "state.db",
-            playbooks_dir=REPO / "playbooks",
-            templates_dir=REPO / "templates",
-        )
+        settings = bot_settings(api, sandbox, tmp_path)
         config = Config(
             services={"ecap-api": ServiceBinding.model_validate(sandbox.binding())},
             approvers=[ALICE, BOB],

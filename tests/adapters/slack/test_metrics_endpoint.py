@@ -27,8 +27,15 @@ from bot.config import Channels, Config, ServiceBinding
 from bot.engine.incident import Incident
 from bot.engine.scheduler import Scheduler
 from bot.sandbox import Sandbox
-from bot.settings import Settings
-from tests.adapters.slack.conftest import ALICE, BOB, CAROL, REPO, SIGNING_SECRET, SlackBot
+from tests.adapters.slack.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    REPO,
+    SIGNING_SECRET,
+    SlackBot,
+    bot_settings,
+)
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_signing import block_action_body, new_trigger_id
 
@@ -104,16 +111,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
         async with SlackApiStandIn() as api:
             api.add_user(BOB, "bob")
             api.add_user(CAROL, "carol")
-            settings = dataclasses.replace(
-                Settings.from_env({}),
-                slack_bot_token=api.bot_token,
-                slack_signing_secret=SIGNING_SECRET,
-                slack_api_url=api.url,
-                kubeconfig=str(sandbox.write_kubeconfig(tmp_path / "kubeconfig")),
-                state_path=tmp_path / "state.db",
-                playbooks_dir=fast_escalation(tmp_path / "playbooks"),
-                templates_dir=REPO / "templates",
-            )
+            settings = bot_settings(api, sandbox, tmp_path, fast_escalation(tmp_path / "playbooks"))
             config = Config(
                 services={"ecap-api": ServiceBinding.model_validate(sandbox.binding())},
                 approvers=[ALICE, BOB],

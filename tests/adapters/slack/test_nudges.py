@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -20,8 +19,7 @@ from bot.config import Channels, Config, EscalationContact, ServiceBinding
 from bot.engine.incident import Actor
 from bot.engine.scheduler import Scheduler
 from bot.sandbox import Sandbox
-from bot.settings import Settings
-from tests.adapters.slack.conftest import ALICE, BOB, REPO, SIGNING_SECRET, SlackBot
+from tests.adapters.slack.conftest import ALICE, BOB, REPO, SIGNING_SECRET, SlackBot, bot_settings
 from tests.adapters.slack.test_flow import _open
 from tests.support.slack_api import SlackApiStandIn
 
@@ -40,16 +38,7 @@ def _fast_playbooks(folder: Path) -> Path:
 async def timed_bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[SlackBot]:
     async with SlackApiStandIn() as api:
         api.add_user(BOB, "bob")
-        settings = dataclasses.replace(
-            Settings.from_env({}),
-            slack_bot_token=api.bot_token,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=api.url,
-            kubeconfig=str(sandbox.write_kubeconfig(tmp_path / "kubeconfig")),
-            state_path=tmp_path / "state.db",
-            playbooks_dir=_fast_playbooks(tmp_path / "playbooks"),
-            templates_dir=REPO / "templates",
-        )
+        settings = bot_settings(api, sandbox, tmp_path, _fast_playbooks(tmp_path / "playbooks"))
         config = Config(
             services={"ecap-api": ServiceBinding.model_validate(sandbox.binding())},
             approvers=[ALICE, BOB],
