@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from bot.sandbox import Sandbox
 from tests.support.redis_server import RedisServer
 
 
@@ -20,3 +22,21 @@ def redis_server() -> Iterator[RedisServer]:
 def redis_url(redis_server: RedisServer) -> str:
     """URL of the session's real redis-server; tests keep apart by key prefix or by flushing."""
     return redis_server.url
+
+
+@pytest.fixture
+def scenario() -> str:
+    """The sandbox scenario; tests override it with `pytest.mark.parametrize("scenario", ...)`."""
+    return "oom-bad-deploy"
+
+
+@pytest.fixture
+def sandbox(scenario: str) -> Iterator[Sandbox]:
+    sb = Sandbox.start(scenario, ready_delay=0.0)
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def kubeconfig(sandbox: Sandbox, tmp_path: Path) -> str:
+    return str(sandbox.write_kubeconfig(tmp_path / "kubeconfig"))

@@ -71,24 +71,6 @@ class Kube:
 
 
 @pytest.fixture
-def scenario() -> str:
-    """The sandbox scenario; tests override it with `pytest.mark.parametrize("scenario", ...)`."""
-    return "oom-bad-deploy"
-
-
-@pytest.fixture
-def sandbox(scenario: str) -> Iterator[Sandbox]:
-    sb = Sandbox.start(scenario, ready_delay=0.0)
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def kubeconfig(sandbox: Sandbox, tmp_path: Path) -> str:
-    return str(sandbox.write_kubeconfig(tmp_path / "kubeconfig"))
-
-
-@pytest.fixture
 def kube(kubeconfig: str) -> Iterator[Kube]:
     client = Kube(kubeconfig)
     yield client

@@ -43,24 +43,6 @@ def playbook(templates: TemplateRenderer) -> Playbook:
 
 
 @pytest.fixture
-def scenario() -> str:
-    """The sandbox scenario; tests override it with `pytest.mark.parametrize("scenario", ...)`."""
-    return "oom-bad-deploy"
-
-
-@pytest.fixture
-def sandbox(scenario: str) -> Iterator[Sandbox]:
-    sb = Sandbox.start(scenario, ready_delay=0.0)
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def kubeconfig(sandbox: Sandbox, tmp_path: Path) -> str:
-    return str(sandbox.write_kubeconfig(tmp_path / "kubeconfig"))
-
-
-@pytest.fixture
 async def engine(
     playbook: Playbook,
     templates: TemplateRenderer,
