@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: drill test test-deps check bench lint clean
+.PHONY: drill test test-deps check bench lint clean cluster cluster-down
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,8 @@ test-deps:
 	@command -v debootstrap >/dev/null 2>&1 || { $(APT_INSTALL) debootstrap >/dev/null; }
 
 check: $(STAMP)
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check bot tests bench cluster
+	$(BIN)/ruff format --check bot tests bench cluster
 	$(BIN)/mypy
 
 test: $(STAMP) test-deps check
@@ -44,6 +44,14 @@ test: $(STAMP) test-deps check
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# A real control plane (etcd, kube-apiserver, kube-controller-manager) built from source with Go
+# (cluster/go.mod pins the release) on loopback; `export KUBECONFIG=.cluster/kubeconfig` to use it.
+cluster: $(STAMP)
+	$(BIN)/python -m cluster.control_plane up
+
+cluster-down: $(STAMP)
+	$(BIN)/python -m cluster.control_plane down
 
 lint: $(STAMP)
 	$(BIN)/runbook-bot lint playbooks

@@ -31,7 +31,7 @@ from bot.executors.kubernetes.params import (
     K8sSetEnv,
     K8sSetImage,
 )
-from bot.executors.kubernetes.rollouts import read_deployment, revision_of, revisions
+from bot.executors.kubernetes.rollouts import REVISION, read_deployment, revisions
 from bot.redact import is_sensitive_name, redact, register_secret
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -183,30 +183,57 @@ async def _patch_hpa(kube: KubeClient, a: K8sPatchHpa, t: ServiceBinding) -> Pla
     return Plan(f"hpa/{name}", live, send, view=bounds)
 
 
+# Annotations `kubectl rollout undo` keeps from the deployment rather than copy from the revision.
+_UNDO_KEEPS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
+
+
+def _without_hash(template: Obj) -> Obj:
+    metadata = dict(template.get("metadata") or {})
+    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k != "pod-template-hash"}
+    return {**template, "metadata": {**metadata, "labels": labels}}
+
+
 async def _undo(kube: KubeClient, a: K8sRolloutUndo, t: ServiceBinding) -> Plan:
-    """Like `kubectl rollout undo`: put back the template of an earlier ReplicaSet."""
+    """`kubectl rollout undo [--to-revision=N]`: the previous revision, whatever changed in it."""
     ns, name = a.namespace or t.namespace, a.deployment or t.deployment
     live = await read_deployment(kube, ns, name)
     history = await revisions(kube, live)
-    current = revision_of(live) or max((r.number for r in history), default=0)
-    earlier = [r for r in history if r.number < current]
-    running = next((r.image for r in history if r.number == current), None)
-    # Unlike kubectl, skip revisions that differ only by a restart stamp: at 3 a.m. "roll back"
-    # means "to the last different build", not "undo the restart I just tried".
-    different = [r for r in earlier if r.image != running]
-    fallback = different or earlier
-    wanted = a.to_revision or (fallback[-1].number if fallback else None)
-    target = next((r for r in history if r.number == wanted), None)
+    if a.to_revision is not None:
+        target = next((r for r in history if r.number == a.to_revision), None)
+    else:
+        # kubectl's previous revision is the second highest, not "below the current one".
+        target = history[-2] if len(history) >= 2 else None
     if target is None:
         available = ", ".join(str(r.number) for r in history) or "none"
-        which = f"revision {wanted}" if wanted else "earlier revision"
+        which = f"revision {a.to_revision}" if a.to_revision else "earlier revision"
         raise KubeError(f"deployment/{name} has no {which} (available: {available})")
-    template = dict(dig(target.replica_set, "spec", "template") or {})
-    metadata = dict(template.get("metadata") or {})
-    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k != "pod-template-hash"}
-    template["metadata"] = {**metadata, "labels": labels}
-    # A JSON patch replaces the template outright; a merge would keep fields added since.
-    body = [{"op": "replace", "path": "/spec/template", "value": template}]
+    if dig(live, "spec", "paused"):
+        raise KubeError(f"deployment/{name} is paused; resume it before rolling back")
+    template = _without_hash(dict(dig(target.replica_set, "spec", "template") or {}))
+    if template == _without_hash(dict(dig(live, "spec", "template") or {})):
+        raise KubeError(
+            f"deployment/{name} already runs the template of revision {target.number}; "
+            "nothing to roll back"
+        )
+    kept = dig(live, "metadata", "annotations") or {}
+    copied = dig(target.replica_set, "metadata", "annotations") or {}
+    annotations = {k: v for k, v in kept.items() if k in _UNDO_KEEPS}
+    annotations |= {k: v for k, v in copied.items() if k not in _UNDO_KEEPS}
+    # The same JSON patch kubectl sends: the template replaced outright (a merge would keep
+    # fields added since), and the revision's own annotations such as its change-cause.
+    body = [
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
     plan = await _patch_deployment(kube, ns, name, body, JSON_PATCH)
     return Plan(f"deployment/{name} to revision {target.number}", plan.live, plan.send)
 

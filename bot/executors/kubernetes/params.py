@@ -226,7 +226,7 @@ class K8sSetImage(WriteAction):
 
 
 class K8sRolloutUndo(WriteAction):
-    """Roll back to a revision; unset: the latest earlier one running a different image."""
+    """`kubectl rollout undo`: to `to_revision`, or unset, the previous revision."""
 
     type: Literal["k8s.rollout_undo"]
     namespace: K8sName | None = None
