@@ -153,7 +153,12 @@ async def _set_env(kube: KubeClient, a: K8sSetEnv, t: ServiceBinding) -> Plan:
         entries.append(
             {"name": key, "value": value, **({"valueFrom": None} if key in sourced else {})}
         )
-    return await _patch_container(kube, ns, name, container, {"env": entries})
+    # As kubectl: variables keep their places and new ones go last, since a later variable may
+    # refer to an earlier one as $(NAME); a bare strategic merge would put new ones first.
+    order = [str(v.get("name")) for v in env]
+    order += [key for key in a.env if key not in order]
+    fields = {"env": entries, "$setElementOrder/env": [{"name": n} for n in order]}
+    return await _patch_container(kube, ns, name, container, fields)
 
 
 async def _patch_hpa(kube: KubeClient, a: K8sPatchHpa, t: ServiceBinding) -> Plan:
