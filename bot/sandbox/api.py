@@ -27,7 +27,7 @@ _PATCHABLE = (
 VERSION = {
     "major": "1",
     "minor": "30",
-    "gitVersion": "v1.30.4",
+    "gitVersion": "v1.37.2",
     "gitCommit": "a51b3b711150f57ffc1f526a640ec058514ed596",
     "gitTreeState": "clean",
     "buildDate": "2024-08-14T19:04:09Z",

@@ -74,13 +74,15 @@ def sync_deployment(cluster: Cluster, dep: Obj, at: float) -> Obj:
     for rs in owned_by(cluster, "replicasets", ns, uid):
         want = dep["spec"]["replicas"] if rs is current else 0
         if rs["spec"]["replicas"] != want:
-            verb = "up" if want > rs["spec"]["replicas"] else "down"
+            was = rs["spec"]["replicas"]
+            verb = "up" if want > was else "down"
             rs["spec"]["replicas"] = want
             rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = str(
                 dep["spec"]["replicas"]
             )
             rs["metadata"]["generation"] += 1
-            message = f"Scaled {verb} replica set {rs['metadata']['name']} to {want}"
+            # The real deployment controller's words since v1.28.
+            message = f"Scaled {verb} replica set {rs['metadata']['name']} from {was} to {want}"
             event(cluster, dep, "deployment-controller", "ScalingReplicaSet", message, at)
             cluster.put("replicasets", rs)
         sync_replicaset(cluster, rs, at)

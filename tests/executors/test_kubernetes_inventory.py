@@ -87,7 +87,7 @@ async def test_cluster_info(start: Callable[[str], Started]) -> None:
     result = await executor.check(p.K8sClusterInfo(type="k8s.cluster_info"), binding)
     assert result.status == "ok"
     assert values(result, "cluster.reachable") == [True]
-    assert values(result, "cluster.version") == ["v1.30.4"]
+    assert values(result, "cluster.version") == ["v1.37.2"]
     assert f"running at {sandbox.url}" in result.output
     assert sandbox.token not in result.model_dump_json()
 

@@ -136,7 +136,7 @@ def test_volumes_version_and_log_window(start: Start) -> None:
     volumes = kube.json(kube.core.list_persistent_volume)["items"]
     assert [c["spec"]["volumeName"] for c in claims] == [v["metadata"]["name"] for v in volumes]
     assert volumes[0]["spec"]["claimRef"]["name"] == "data-postgres-0"
-    assert kubernetes.client.VersionApi(kube.api).get_code().git_version == "v1.30.4"
+    assert kubernetes.client.VersionApi(kube.api).get_code().git_version == "v1.37.2"
     crashing = kube.app_pods()[0]["metadata"]["name"]
     # The previous container's lines are about a minute old.
     log = kube.core.read_namespaced_pod_log

@@ -70,8 +70,20 @@ class Cluster:
 
     # --- deployments and their releases --------------------------------------------------
 
-    def deploy(self, namespace: str, name: str, templates: list[Obj], replicas: int = 3) -> Obj:
-        """Create the deployment at the first template, then release each next one in turn."""
+    def deploy(
+        self,
+        namespace: str,
+        name: str,
+        templates: list[Obj],
+        replicas: int = 3,
+        *,
+        each: bool = False,
+    ) -> Obj:
+        """Create the deployment at the first template, then release each next one in turn.
+
+        With `each`, every release is rolled out (its pods reported ready) before the next, as
+        releases that went out one after another leave the older ReplicaSets scaled to zero.
+        """
         body = {
             "metadata": {"name": name, "labels": {"app": name}},
             "spec": {
@@ -83,6 +95,8 @@ class Cluster:
         self.apps.create_namespaced_deployment(namespace, body)
         self.settle(namespace, name, revision=1)
         for number, template in enumerate(templates[1:], start=2):
+            if each:
+                self.roll_out(namespace, name)
             self.apps.patch_namespaced_deployment(
                 name,
                 namespace,
@@ -90,6 +104,8 @@ class Cluster:
                 _content_type="application/json-patch+json",
             )
             self.settle(namespace, name, revision=number)
+        if each:
+            self.roll_out(namespace, name)
         return self.deployment(namespace, name)
 
     def deployment(self, namespace: str, name: str) -> Obj:
