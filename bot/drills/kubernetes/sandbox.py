@@ -48,10 +48,11 @@ class Sandbox(StandIn):
             seed(cluster)
         server = SandboxServer((host, port), Api(cluster), secrets.token_urlsafe(24))
         server.latency = latency
-        kinds: dict[str, str] = {
-            n: d.listener for n, d in cluster.scenario.dependencies.items() if d.listener
+        listeners = {
+            n: listener_for(d.listener)
+            for n, d in cluster.scenario.dependencies.items()
+            if d.listener
         }
-        listeners = {name: listener_for(kind) for name, kind in kinds.items()}
         deps = Watcher(listeners, lambda name: cls._up(cluster, name))
         server.start()
         return cls(cluster, server, deps)
