@@ -33,7 +33,7 @@ import aiohttp
 import yaml
 
 from bench.table import Figure, add_json_option, write_figures
-from bot.sandbox import Sandbox
+from bot.drills.kubernetes import Sandbox
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_signing import (
     FORM_CONTENT_TYPE,

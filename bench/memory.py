@@ -34,7 +34,7 @@ from bench.ack_latency import (
     settle,
 )
 from bench.table import Figure, add_json_option, write_figures
-from bot.sandbox import Sandbox
+from bot.drills.kubernetes import Sandbox
 from tests.support.slack_api import SlackApiStandIn
 
 BENCHMARK = "memory"

@@ -21,10 +21,10 @@ import yaml
 from bench.table import Figure, add_json_option, write_figures
 from bot.app import build_executors
 from bot.config import Config, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor
 from bot.playbooks.loader import load_playbooks
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.store.factory import open_store
 from bot.templates import TemplateRenderer

@@ -78,10 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     _shutdown_grace(socket)
 
     sandbox = commands.add_parser(
-        "sandbox", help="serve the sandbox cluster until interrupted (--help for options)",
-        add_help=False,
-    )  # fmt: skip
-    sandbox.add_argument("options", nargs=argparse.REMAINDER)
+        "sandbox",
+        help="serve a drill scenario's sandbox cluster or Docker engine until interrupted",
+    )
+    sandbox.add_argument(
+        "--scenario",
+        default="oom-bad-deploy",
+        help="drill scenario; it picks the sandbox (default oom-bad-deploy)",
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.add_argument("--port", type=int, default=0, help="port to listen on (default: any)")
+    sandbox.add_argument("--kubeconfig", help="write a kubeconfig for the sandbox cluster here")
+    sandbox.add_argument(
+        "--ready-delay",
+        type=float,
+        help="seconds new sandbox pods (default 1.5) or containers (default 1.0) take to start",
+    )
     return parser
 
 
@@ -164,7 +176,7 @@ def _refuse_invalid_playbooks(settings: Settings) -> None:
 
 
 async def _drill(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.drill import run_drill
+    from bot.drills.run import run_drill
 
     _refuse_invalid_playbooks(settings)
     return await run_drill(
@@ -223,9 +235,9 @@ async def _socket(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from bot.sandbox.__main__ import main as serve
+    from bot.drills.serve import serve
 
-    return serve(list(args.options))
+    return serve(args.scenario, args.host, args.port, args.kubeconfig, args.ready_delay)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import Sandbox
+from bot.drills.kubernetes import Sandbox
 from tests.support.redis_server import RedisServer
 
 

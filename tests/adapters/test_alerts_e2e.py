@@ -21,9 +21,9 @@ from bot.adapters.slack.app import build_slack
 from bot.adapters.slack.server import listening, web_app
 from bot.app import running_engine
 from bot.config import AlertsConfig, Channels, Config, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Incident
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from tests.support.prometheus import (
     Alertmanager,

@@ -24,9 +24,9 @@ from bot.adapters.slack import actions
 from bot.adapters.slack.server import listening, web_app
 from bot.app import running_engine
 from bot.config import Config, load_config
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.store.redis import RedisStore
 from tests.scenarios.conftest import BOT, TIMEOUT_S, bot_env

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from bot.config import ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.executors.base import ReadAction, WriteAction
 from bot.executors.kubernetes import READS, WRITES, KubernetesExecutor
 from bot.executors.kubernetes import params as p
-from bot.sandbox import Sandbox
 
 RBAC = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "rbac.yaml"
 # (verb, api group, resource[/subresource], namespaced)

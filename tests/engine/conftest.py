@@ -13,12 +13,12 @@ import pytest
 
 from bot.app import build_executors
 from bot.config import Config, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
 from bot.playbooks.models import Playbook
-from bot.sandbox import Sandbox
 from bot.store import RedisStore, SqliteStore, Store
 from bot.templates import TemplateRenderer
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Approval, Incident
 from bot.errors import InvalidRequest, NotAllowed, NotFound
-from bot.sandbox import Sandbox
 from tests.engine.conftest import Kube, MakeEngine
 
 

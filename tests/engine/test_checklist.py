@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor
 from bot.errors import InvalidRequest
-from bot.sandbox import Sandbox
 from tests.engine.conftest import MakeEngine
 
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from bot.config import Config, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident, StepRun
 from bot.errors import BotError, InvalidRequest, NotFound
-from bot.sandbox import Sandbox
 from tests.engine.conftest import Kube, MakeEngine
 from tests.support.redis_server import free_port
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.executors.kubernetes import KubernetesExecutor
-from bot.sandbox import Sandbox
 
 Started = tuple[Sandbox, KubernetesExecutor, ServiceBinding]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.executors.base import ReadAction
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.kubernetes import params as p
-from bot.sandbox import Sandbox
 
 PODS = p.K8sPods(type="k8s.pods")
 

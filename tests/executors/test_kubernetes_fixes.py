@@ -12,10 +12,10 @@ import kubernetes
 import pytest
 
 from bot.config import ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.executors.base import WriteAction
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.kubernetes import params as p
-from bot.sandbox import Sandbox
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import kubernetes
 import pytest
 
 from bot.config import ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.kubernetes import params as p
-from bot.sandbox import Sandbox
 from tests.support.findings import values
 
 

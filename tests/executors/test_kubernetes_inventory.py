@@ -9,10 +9,10 @@ from pathlib import Path
 import yaml
 
 from bot.config import ServiceBinding
+from bot.drills.kubernetes.scenario import VolumeSpec
+from bot.drills.kubernetes.volumes import volume_objects
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.kubernetes import params as p
-from bot.sandbox.scenario import VolumeSpec
-from bot.sandbox.volumes import volume_objects
 from tests.executors.conftest import Started
 from tests.support.findings import values
 

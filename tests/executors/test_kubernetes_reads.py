@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bot.config import ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.executors.kubernetes import READS, KubernetesExecutor
 from bot.executors.kubernetes import params as p
-from bot.sandbox import Sandbox
 from tests.support.findings import values
 
 

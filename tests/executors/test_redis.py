@@ -13,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
 from bot.config import ServiceBinding
+from bot.drills.wire.listener import Listener
+from bot.drills.wire.resp import serve_redis
 from bot.executors.base import CheckResult, WriteAction
 from bot.executors.redis import (
     RedisBgsave,
@@ -22,7 +24,6 @@ from bot.executors.redis import (
     RedisInfo,
     RedisPing,
 )
-from bot.sandbox.dependencies import Listener, serve_redis
 from tests.support.redis_server import RedisServer, free_port
 
 TARGET = ServiceBinding()

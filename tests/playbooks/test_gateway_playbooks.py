@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from bot.config import Config
+from bot.drills.kubernetes import list_scenarios
 from bot.engine.context import template_context
 from bot.engine.diagnosis import suggest_causes
 from bot.engine.incident import Incident, StepRun
@@ -20,7 +21,6 @@ from bot.executors.base import Finding
 from bot.executors.params import PLACEHOLDER
 from bot.playbooks.loader import load_playbooks
 from bot.playbooks.models import DiagnosticStep, FixStep, Playbook, VerificationStep
-from bot.sandbox import list_scenarios
 from bot.templates import TemplateRenderer
 from tests.playbooks.test_seed_coverage import commands
 from tests.scenarios.conftest import READY_DELAY, Transcript, bot_env, run_bot

@@ -13,13 +13,13 @@ import pytest
 
 from bot.app import build_executors
 from bot.config import Config, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
 from bot.engine.timers import next_escalation, pending_timers
 from bot.errors import InvalidRequest, NotAllowed
 from bot.playbooks.loader import lint_file
 from bot.playbooks.models import CommunicationStep, DiagnosticStep, FixStep, Playbook
-from bot.sandbox import Sandbox
 from bot.store import SqliteStore
 from bot.templates import TemplateRenderer
 

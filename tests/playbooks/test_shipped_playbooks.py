@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from bot.config import Config, Dependency, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.binding import resolve_action
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor
@@ -24,7 +25,6 @@ from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import lint_file
 from bot.playbooks.models import FixStep, ManualStep, Playbook, Step, VerificationStep
-from bot.sandbox import Sandbox
 from bot.store import SqliteStore
 from bot.templates import TemplateRenderer
 from tests.engine.conftest import Kube

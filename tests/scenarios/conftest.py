@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.sandbox import Sandbox
+from bot.drills.kubernetes import Sandbox
 
 BOT = Path(sys.executable).parent / "runbook-bot"
 # Generous: bounds a hang on the shared 2-core box; no test asserts how long anything takes.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.drill import scenario_for
-from bot.sandbox_docker import load_scenario
+from bot.drills.catalog import scenario_for
+from bot.drills.docker import load_scenario
 from tests.scenarios.conftest import READY_DELAY, Transcript, bot_env, run_bot
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "api-down-compose.yml"

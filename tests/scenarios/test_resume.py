@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.sandbox import Sandbox
+from bot.drills.kubernetes import Sandbox
 from tests.scenarios.conftest import TIMEOUT_S, BotProcess, console_env, run_bot
 
 # A database of the session's redis-server that no other test uses, emptied before each use.

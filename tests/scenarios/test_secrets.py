@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.drills.kubernetes import Sandbox
 from bot.playbooks.loader import load_playbooks
 from bot.playbooks.models import DiagnosticStep, FixStep
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from bot.templates import TemplateRenderer
 from tests.scenarios.conftest import READY_DELAY, BotProcess, bot_env, console_env, run_bot

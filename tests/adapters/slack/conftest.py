@@ -17,8 +17,8 @@ from bot.adapters.slack.app import build_slack_app
 from bot.adapters.slack.server import listening, web_app
 from bot.app import running_engine
 from bot.config import Channels, Config, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
-from bot.sandbox import Sandbox
 from bot.settings import Settings
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_signing import (

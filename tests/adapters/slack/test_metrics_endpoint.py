@@ -24,9 +24,9 @@ from bot.adapters.slack.app import build_slack
 from bot.adapters.slack.server import listening, web_app
 from bot.app import running_engine
 from bot.config import Channels, Config, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.incident import Incident
 from bot.engine.scheduler import Scheduler
-from bot.sandbox import Sandbox
 from tests.adapters.slack.conftest import (
     ALICE,
     BOB,

@@ -16,9 +16,9 @@ from bot.adapters.slack.app import build_slack
 from bot.adapters.slack.server import listening, web_app
 from bot.app import running_engine
 from bot.config import Channels, Config, EscalationContact, ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.engine.incident import Actor
 from bot.engine.scheduler import Scheduler
-from bot.sandbox import Sandbox
 from tests.adapters.slack.conftest import ALICE, BOB, REPO, SIGNING_SECRET, SlackBot, bot_settings
 from tests.adapters.slack.test_flow import _open
 from tests.support.slack_api import SlackApiStandIn

@@ -1,0 +1,1 @@
+"""The sockets both stand-ins open: ports that follow what they stand for, and what they speak."""
