@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from bot.config import ServiceBinding
+from bot.drills.kubernetes import Sandbox
 from bot.executors.base import CheckResult, ReadAction, WriteAction
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.kubernetes.params import READS, WRITES
-from bot.sandbox import Sandbox
 from cluster.control_plane import ControlPlane
 from tests.support.mirror import cleanup, masked, mirror
-from tests.support.real_cluster import Cluster
+from tests.support.real_cluster import Cluster, differences, wait_for
 
 SCENARIO = "oom-bad-deploy"
 # The real control plane has no kubelet and no metrics-server: these reads answer with one line
@@ -256,16 +256,23 @@ async def test_the_drill_changes_as_the_real_server(
             assert preview.error is None, preview.error
             result = await executor.apply(fix, binding)
             assert result.status == "ok", result.summary
-            if where is cluster:
-                cluster.settle(ns, binding.deployment)
-            outcomes.append(
-                (
-                    masked(preview.summary, namespace),
-                    masked(result.summary, namespace),
-                    masked(_fields(where, ns, binding), namespace),
-                )
-            )
+            outcomes.append((masked(preview.summary, namespace), masked(result.summary, namespace)))
+        drill_binding, real_binding = _binding(sandbox, "default"), _binding(sandbox, namespace)
+        drill_state = masked(_fields(drill_cluster, "default", drill_binding), namespace)
         assert outcomes[1] == outcomes[0]
+
+        # The real controllers act when they next sync (the HPA raises replicas to its new
+        # minimum), so the real side is compared until it settles.
+        def real_state() -> Any:
+            cluster.settle(namespace, real_binding.deployment)
+            return masked(_fields(cluster, namespace, real_binding), namespace)
+
+        try:
+            wait_for(lambda: real_state() == drill_state, timeout=30.0)
+        except AssertionError:
+            raise AssertionError(
+                differences(real_state(), drill_state, ("drill", "real"))
+            ) from None
     finally:
         await drill.close()
         await real.close()

@@ -9,8 +9,6 @@ and the value of a restart stamp excluded.
 from __future__ import annotations
 
 import copy
-import difflib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +19,14 @@ from bot.config import ServiceBinding
 from bot.executors.base import WriteAction
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.executors.kubernetes.params import WRITES
-from tests.support.real_cluster import Cluster, Obj, container, revision, template
+from tests.support.real_cluster import (
+    Cluster,
+    Obj,
+    container,
+    differences,
+    revision,
+    template,
+)
 
 APP = "api"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -165,12 +170,6 @@ def comparable(obj: Obj) -> Obj:
     }
 
 
-def differences(got: Obj, expected: Obj) -> str:
-    """The bot's object against kubectl's, as a unified diff of their JSON."""
-    lines = [json.dumps(o, indent=1, sort_keys=True).splitlines() for o in (expected, got)]
-    return "\n".join(difflib.unified_diff(*lines, "kubectl", "bot", lineterm=""))
-
-
 def history(cluster: Cluster, namespace: str) -> list[tuple[int, Obj, int]]:
     """(revision, template, replicas) of each ReplicaSet, oldest first."""
     return [
@@ -222,7 +221,7 @@ async def test_the_fix_does_what_kubectl_does(
 
     expected = comparable(cluster.settle(by_kubectl, APP))
     got = comparable(cluster.settle(by_bot, APP))
-    assert got == expected, differences(got, expected)
+    assert got == expected, differences(got, expected, ("kubectl", "bot"))
     assert history(cluster, by_bot) == history(cluster, by_kubectl)
 
 

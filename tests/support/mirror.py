@@ -212,6 +212,7 @@ _GENERATED = (
     ),
     (re.compile(r"\b([a-z][a-z0-9-]*?)-[bcdfghjklmnpqrstvwxz2-9]{8,10}\b"), r"\1-<hash>"),
     (re.compile(r"\b10\.96\.\d+\.\d+\b"), "<cluster-ip>"),
+    (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b"), "<time>"),
 )
 
 

@@ -7,6 +7,7 @@ deployment controller turns into ReplicaSets with revision numbers.
 
 from __future__ import annotations
 
+import difflib
 import json
 import subprocess
 import sys
@@ -262,3 +263,9 @@ def _exists(call: Callable[..., Any], *args: Any) -> bool:
             return False
         raise
     return True
+
+
+def differences(got: Any, expected: Any, names: tuple[str, str] = ("expected", "got")) -> str:
+    """Two objects as a unified diff of their JSON, for an assertion's message."""
+    lines = [json.dumps(o, indent=1, sort_keys=True).splitlines() for o in (expected, got)]
+    return "\n".join(difflib.unified_diff(*lines, *names, lineterm=""))
