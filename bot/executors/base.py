@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,10 +64,7 @@ class WriteAction(BaseModel):
 
 
 class Executor(Protocol):
-    """One backend (Kubernetes, HTTP, ...). Every method returns; none raises for API errors.
-
-    A backend module exports `READS` and `WRITES`, tuples of the params classes it handles.
-    """
+    """One backend (Kubernetes, HTTP, ...). Every method returns; none raises for API errors."""
 
     async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult: ...
 
@@ -74,12 +73,19 @@ class Executor(Protocol):
     async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult: ...
 
 
-class ChecksOnly:
-    """Base of backends with no fixes: asking one for a preview or a change is refused."""
+@dataclass(frozen=True)
+class ClientSettings:
+    """Where the backends that hold a client connect; unset: their defaults."""
 
-    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
-        reason = f"{action.type} is a check, not a fix"
-        return Preview(summary=reason, error=reason)
+    kubeconfig: str | None = None
+    docker_host: str | None = None
 
-    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
-        return CheckResult(status="error", summary=f"{action.type} is a check, not a fix")
+
+@dataclass(frozen=True)
+class Backend:
+    """One registered backend: the actions a playbook may name, and how to build its executor."""
+
+    name: str
+    reads: tuple[type[ReadAction], ...]
+    writes: tuple[type[WriteAction], ...]
+    build: Callable[[ClientSettings], Executor]
