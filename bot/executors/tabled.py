@@ -56,6 +56,11 @@ class TabledExecutor(Generic[ClientT]):
         self._failure = failure
         self._reason = reason
 
+    @property
+    def action_types(self) -> frozenset[str]:
+        """Every `type:` this executor answers, reads and fixes."""
+        return frozenset(self._readers) | frozenset(self._fixes)
+
     async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
         reader = self._readers.get(action.type)
         if reader is None:
