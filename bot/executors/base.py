@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.config import ServiceBinding
+from bot.redact import redact
 
 # ok: the check passed; problem: the check ran and saw something wrong;
 # error: the check could not run (forbidden, unreachable, timed out); skipped: nothing to run.
@@ -35,6 +36,12 @@ class CheckResult(BaseModel):
     output: str = ""
     findings: list[Finding] = Field(default_factory=list)
 
+    def redacted(self) -> CheckResult:
+        """This result with anything that looks like a credential masked."""
+        return self.model_copy(
+            update={"summary": redact(self.summary), "output": redact(self.output)}
+        )
+
 
 class Preview(BaseModel):
     """What a fix would change, computed without changing anything (server-side dry run)."""
@@ -45,6 +52,15 @@ class Preview(BaseModel):
     diff: str = ""
     # Set when the dry run itself failed (forbidden, not found, ...): the fix cannot be approved.
     error: str | None = None
+
+    def redacted(self) -> Preview:
+        """This preview with anything that looks like a credential masked."""
+        shown = {
+            name: redact(getattr(self, name)) for name in ("summary", "before", "after", "diff")
+        }
+        return self.model_copy(
+            update={**shown, "error": redact(self.error) if self.error else None}
+        )
 
 
 class ReadAction(BaseModel):

@@ -69,7 +69,7 @@ class TabledExecutor(Generic[ClientT]):
             result = await reader(self._client, action, target)
         except self._failure as exc:
             return CheckResult(status="error", summary=redact(self._reason(action, exc)))
-        return _redacted(result)
+        return result.redacted()
 
     async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
         fix = self._fixes.get(action.type)
@@ -81,14 +81,7 @@ class TabledExecutor(Generic[ClientT]):
         except self._failure as exc:
             reason = redact(self._reason(action, exc))
             return Preview(summary=f"cannot preview {action.type}: {reason}", error=reason)
-        return preview.model_copy(
-            update={
-                "summary": redact(preview.summary),
-                "before": redact(preview.before),
-                "after": redact(preview.after),
-                "diff": redact(preview.diff),
-            }
-        )
+        return preview.redacted()
 
     async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
         fix = self._fixes.get(action.type)
@@ -98,15 +91,9 @@ class TabledExecutor(Generic[ClientT]):
             result = await fix.apply(self._client, action, target)
         except self._failure as exc:
             return CheckResult(status="error", summary=redact(self._reason(action, exc)))
-        return _redacted(result)
+        return result.redacted()
 
     def _refusal(self, action: WriteAction) -> str:
         if not self._fixes:
             return f"{action.type} is a check, not a fix"
         return f"not a {self._backend} fix: {action.type}"
-
-
-def _redacted(result: CheckResult) -> CheckResult:
-    return result.model_copy(
-        update={"summary": redact(result.summary), "output": redact(result.output)}
-    )
