@@ -8,10 +8,7 @@ from datetime import timedelta
 
 from bot.config import Config
 from bot.engine.engine import Engine
-from bot.executors import docker as docker_executor
-from bot.executors import http, network, postgres
-from bot.executors import kubernetes as kubernetes_executor
-from bot.executors import redis as redis_checks
+from bot.executors.catalog import build_registry
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
 from bot.settings import Settings
@@ -21,22 +18,7 @@ from bot.templates import TemplateRenderer
 
 def build_executors(kubeconfig: str | None, docker_host: str | None = None) -> ExecutorRegistry:
     """Every backend; each connects on first use, so a missing cluster or engine is no bar."""
-    return ExecutorRegistry(
-        [
-            (
-                kubernetes_executor.READS + kubernetes_executor.WRITES,
-                kubernetes_executor.KubernetesExecutor(kubeconfig),
-            ),
-            (
-                docker_executor.READS + docker_executor.WRITES,
-                docker_executor.DockerExecutor(docker_host),
-            ),
-            (http.READS, http.HttpExecutor()),
-            (network.READS, network.NetworkExecutor()),
-            (redis_checks.READS + redis_checks.WRITES, redis_checks.RedisExecutor()),
-            (postgres.READS + postgres.WRITES, postgres.PostgresExecutor()),
-        ]
-    )
+    return build_registry(kubeconfig, docker_host)
 
 
 @asynccontextmanager

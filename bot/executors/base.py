@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.config import ServiceBinding
+from bot.redact import redact
 
 # ok: the check passed; problem: the check ran and saw something wrong;
 # error: the check could not run (forbidden, unreachable, timed out); skipped: nothing to run.
@@ -33,6 +36,12 @@ class CheckResult(BaseModel):
     output: str = ""
     findings: list[Finding] = Field(default_factory=list)
 
+    def redacted(self) -> CheckResult:
+        """This result with anything that looks like a credential masked."""
+        return self.model_copy(
+            update={"summary": redact(self.summary), "output": redact(self.output)}
+        )
+
 
 class Preview(BaseModel):
     """What a fix would change, computed without changing anything (server-side dry run)."""
@@ -43,6 +52,15 @@ class Preview(BaseModel):
     diff: str = ""
     # Set when the dry run itself failed (forbidden, not found, ...): the fix cannot be approved.
     error: str | None = None
+
+    def redacted(self) -> Preview:
+        """This preview with anything that looks like a credential masked."""
+        shown = {
+            name: redact(getattr(self, name)) for name in ("summary", "before", "after", "diff")
+        }
+        return self.model_copy(
+            update={**shown, "error": redact(self.error) if self.error else None}
+        )
 
 
 class ReadAction(BaseModel):
@@ -62,10 +80,7 @@ class WriteAction(BaseModel):
 
 
 class Executor(Protocol):
-    """One backend (Kubernetes, HTTP, ...). Every method returns; none raises for API errors.
-
-    A backend module exports `READS` and `WRITES`, tuples of the params classes it handles.
-    """
+    """One backend (Kubernetes, HTTP, ...). Every method returns; none raises for API errors."""
 
     async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult: ...
 
@@ -74,12 +89,19 @@ class Executor(Protocol):
     async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult: ...
 
 
-class ChecksOnly:
-    """Base of backends with no fixes: asking one for a preview or a change is refused."""
+@dataclass(frozen=True)
+class ClientSettings:
+    """Where the backends that hold a client connect; unset: their defaults."""
 
-    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
-        reason = f"{action.type} is a check, not a fix"
-        return Preview(summary=reason, error=reason)
+    kubeconfig: str | None = None
+    docker_host: str | None = None
 
-    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
-        return CheckResult(status="error", summary=f"{action.type} is a check, not a fix")
+
+@dataclass(frozen=True)
+class Backend:
+    """One registered backend: the actions a playbook may name, and how to build its executor."""
+
+    name: str
+    reads: tuple[type[ReadAction], ...]
+    writes: tuple[type[WriteAction], ...]
+    build: Callable[[ClientSettings], Executor]

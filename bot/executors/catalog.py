@@ -1,4 +1,7 @@
-"""Every action the bot knows, by backend, as pydantic unions for playbook validation."""
+"""The one list of backends: playbook validation and the running bot both read it.
+
+Adding a backend is one package (or module) exporting `BACKEND`, and one line here.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +9,29 @@ from typing import TYPE_CHECKING, Annotated, Union
 
 from pydantic import Field
 
-from bot.executors import http, network
-from bot.executors import redis as redis_checks
-from bot.executors.base import ReadAction, WriteAction
-from bot.executors.docker import params as docker
-from bot.executors.kubernetes import params as kubernetes
-from bot.executors.postgres import params as postgres
+from bot.executors import docker, http, kubernetes, network, postgres, redis
+from bot.executors.base import Backend, ClientSettings, ReadAction, WriteAction
+from bot.executors.registry import ExecutorRegistry
 
-BACKENDS = {
-    "kubernetes": (kubernetes.READS, kubernetes.WRITES),
-    "docker": (docker.READS, docker.WRITES),
-    "postgres": (postgres.READS, postgres.WRITES),
-    "http": (http.READS, http.WRITES),
-    "network": (network.READS, network.WRITES),
-    "redis": (redis_checks.READS, redis_checks.WRITES),
-}
-
-READ_TYPES: tuple[type[ReadAction], ...] = tuple(t for reads, _ in BACKENDS.values() for t in reads)
-WRITE_TYPES: tuple[type[WriteAction], ...] = tuple(
-    t for _, writes in BACKENDS.values() for t in writes
+BACKENDS: tuple[Backend, ...] = (
+    kubernetes.BACKEND,
+    docker.BACKEND,
+    postgres.BACKEND,
+    http.BACKEND,
+    network.BACKEND,
+    redis.BACKEND,
 )
+
+READ_TYPES: tuple[type[ReadAction], ...] = tuple(t for b in BACKENDS for t in b.reads)
+WRITE_TYPES: tuple[type[WriteAction], ...] = tuple(t for b in BACKENDS for t in b.writes)
+
+
+def build_registry(
+    kubeconfig: str | None = None, docker_host: str | None = None
+) -> ExecutorRegistry:
+    """Every backend's executor; each connects on first use, so a missing cluster is no bar."""
+    clients = ClientSettings(kubeconfig, docker_host)
+    return ExecutorRegistry((b.reads + b.writes, b.build(clients)) for b in BACKENDS)
 
 
 def action_name(cls: type[ReadAction] | type[WriteAction]) -> str:

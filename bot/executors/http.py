@@ -14,9 +14,11 @@ import httpx
 from pydantic import Field
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction
-from bot.executors.metrics import MAX_METRICS_BODY, HttpMetrics, metrics_result
+from bot.executors.base import Backend, CheckResult, Finding, ReadAction
+from bot.executors.common import causes, elapsed_ms, one_line, unreachable
 from bot.executors.params import HttpUrl, url_for_display
+from bot.executors.scrape import MAX_METRICS_BODY, HttpMetrics, metrics_result
+from bot.executors.tabled import TabledExecutor
 from bot.redact import redact, register_secret
 
 # Enough for any health document; a larger body is only shown truncated, never parsed.
@@ -46,67 +48,66 @@ READS = (HttpGet, HttpMetrics)
 WRITES = ()
 
 
-class HttpExecutor(ChecksOnly):
+class HttpExecutor(TabledExecutor[httpx.AsyncClient]):
     """Runs HTTP checks over one shared client; redirects are reported, not followed."""
 
     def __init__(self, client: httpx.AsyncClient | None = None) -> None:
         # A redirect is itself the answer (e.g. a health URL bounced to a login page).
-        self._client = client or httpx.AsyncClient(follow_redirects=False, verify=True)
+        self._http = client or httpx.AsyncClient(follow_redirects=False, verify=True)
+        super().__init__("HTTP", self._http, {"http.get": _get, "http.metrics": _metrics})
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._http.aclose()
 
-    async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
-        if isinstance(action, HttpGet):
-            return await self._get(action)
-        if isinstance(action, HttpMetrics):
-            return await self._metrics(action)
-        return CheckResult(status="error", summary=f"{action.type}: not an HTTP check")
 
-    async def _get(self, action: HttpGet) -> CheckResult:
-        shown = f"{action.method} {url_for_display(action.url)}"
-        fetched = await self._fetch(action.method, action.url, action.timeout_s, _MAX_BODY)
-        if isinstance(fetched, CheckResult):
-            return fetched
-        response, body, latency_ms = fetched
-        return _result(action, shown, response, body, latency_ms)
+async def _get(client: httpx.AsyncClient, action: HttpGet, target: ServiceBinding) -> CheckResult:
+    shown = f"{action.method} {url_for_display(action.url)}"
+    fetched = await _fetch(client, action.method, action.url, action.timeout_s, _MAX_BODY)
+    if isinstance(fetched, CheckResult):
+        return fetched
+    response, body, latency_ms = fetched
+    return _result(action, shown, response, body, latency_ms)
 
-    async def _metrics(self, action: HttpMetrics) -> CheckResult:
-        shown = f"GET {url_for_display(action.url)}"
-        fetched = await self._fetch("GET", action.url, action.timeout_s, MAX_METRICS_BODY)
-        if isinstance(fetched, CheckResult):
-            # No metrics to read: the check could not run (the health check answers "is it up").
-            return fetched.model_copy(update={"status": "error"})
-        response, body, _ = fetched
-        if not 200 <= response.status_code < 300:
-            reason = f"{response.status_code} {response.reason_phrase}".rstrip()
-            return CheckResult(status="error", summary=redact(f"{shown}: {reason}"))
-        return metrics_result(action, shown, body)
 
-    async def _fetch(
-        self, method: str, url: str, timeout_s: float, limit: int
-    ) -> tuple[httpx.Response, bytes, int] | CheckResult:
-        """The response, its body (at most `limit` bytes) and latency; or why there is none."""
-        register_secret(urlsplit(url).password)
-        where = url_for_display(url)
-        shown = f"{method} {where}"
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(timeout_s):
-                request = self._client.build_request(method, url, timeout=timeout_s)
-                response = await self._client.send(request, stream=True)
-                latency_ms = round((time.perf_counter() - started) * 1000)
-                try:
-                    body = await _read_capped(response, limit)
-                finally:
-                    await response.aclose()
-        except (TimeoutError, httpx.TimeoutException):
-            return _unreachable(shown, where, f"timed out after {timeout_s:g}s")
-        except httpx.TransportError as exc:
-            return _unreachable(shown, where, _transport_reason(exc))
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return CheckResult(status="error", summary=redact(f"{shown}: {_one_line(exc)}"))
-        return response, body, latency_ms
+async def _metrics(
+    client: httpx.AsyncClient, action: HttpMetrics, target: ServiceBinding
+) -> CheckResult:
+    shown = f"GET {url_for_display(action.url)}"
+    fetched = await _fetch(client, "GET", action.url, action.timeout_s, MAX_METRICS_BODY)
+    if isinstance(fetched, CheckResult):
+        # No metrics to read: the check could not run (the health check answers "is it up").
+        return fetched.model_copy(update={"status": "error"})
+    response, body, _ = fetched
+    if not 200 <= response.status_code < 300:
+        reason = f"{response.status_code} {response.reason_phrase}".rstrip()
+        return CheckResult(status="error", summary=redact(f"{shown}: {reason}"))
+    return metrics_result(action, shown, body)
+
+
+async def _fetch(
+    client: httpx.AsyncClient, method: str, url: str, timeout_s: float, limit: int
+) -> tuple[httpx.Response, bytes, int] | CheckResult:
+    """The response, its body (at most `limit` bytes) and latency; or why there is none."""
+    register_secret(urlsplit(url).password)
+    where = url_for_display(url)
+    shown = f"{method} {where}"
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            request = client.build_request(method, url, timeout=timeout_s)
+            response = await client.send(request, stream=True)
+            latency_ms = elapsed_ms(started)
+            try:
+                body = await _read_capped(response, limit)
+            finally:
+                await response.aclose()
+    except (TimeoutError, httpx.TimeoutException):
+        return _unreachable(shown, where, f"timed out after {timeout_s:g}s")
+    except httpx.TransportError as exc:
+        return _unreachable(shown, where, _transport_reason(exc))
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return CheckResult(status="error", summary=redact(f"{shown}: {one_line(exc)}"))
+    return response, body, latency_ms
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
@@ -164,7 +165,7 @@ def _result(
         output += ["", text + ("\n... (truncated)" if truncated else "")]
     return CheckResult(
         status="ok" if expected else "problem",
-        summary=redact(_one_line(summary)),
+        summary=redact(one_line(summary)),
         output=redact("\n".join(output)),
         findings=findings,
     )
@@ -208,19 +209,12 @@ def _status_of(value: object) -> str | None:
 
 
 def _unreachable(shown: str, where: str, reason: str) -> CheckResult:
-    summary = redact(f"{shown}: {reason}")
-    return CheckResult(
-        status="problem",
-        summary=summary,
-        output=summary,
-        findings=[Finding(name="http.reachable", value=False, subject=where)],
-    )
+    return unreachable(shown, reason, "http.reachable", where)
 
 
 def _transport_reason(exc: BaseException) -> str:
     """Name the root cause httpx wraps (refused, unresolvable, bad certificate, reset)."""
-    cause: BaseException | None = exc
-    while cause is not None:
+    for cause in causes(exc):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, ConnectionResetError):
@@ -229,12 +223,7 @@ def _transport_reason(exc: BaseException) -> str:
             return "host name does not resolve"
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate not trusted ({cause.verify_message})"
-        cause = cause.__cause__ or cause.__context__
-    return _one_line(exc)
+    return one_line(exc)
 
 
-def _one_line(exc: BaseException | str) -> str:
-    text = str(exc).strip()
-    if not text and isinstance(exc, BaseException):
-        return type(exc).__name__
-    return text.splitlines()[0] if text else ""
+BACKEND = Backend("http", READS, WRITES, lambda clients: HttpExecutor())

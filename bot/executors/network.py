@@ -12,9 +12,10 @@ from typing import Literal
 from pydantic import Field
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, ChecksOnly, Finding, ReadAction
+from bot.executors.base import Backend, CheckResult, Finding, ReadAction
+from bot.executors.common import elapsed_ms, reached, unreachable
 from bot.executors.params import Host, Port
-from bot.redact import redact
+from bot.executors.tabled import TabledExecutor
 
 
 class TcpConnect(ReadAction):
@@ -38,18 +39,7 @@ READS = (TcpConnect, DnsResolve)
 WRITES = ()
 
 
-class NetworkExecutor(ChecksOnly):
-    """Runs TCP and DNS checks from where the bot runs; failures to reach are findings."""
-
-    async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
-        if isinstance(action, TcpConnect):
-            return await _connect(action)
-        if isinstance(action, DnsResolve):
-            return await _resolve(action)
-        return CheckResult(status="error", summary=f"{action.type}: not a network check")
-
-
-async def _connect(action: TcpConnect) -> CheckResult:
+async def _connect(_client: None, action: TcpConnect, target: ServiceBinding) -> CheckResult:
     # Brackets keep an IPv6 address readable next to its port.
     where = (
         f"[{action.host}]:{action.port}" if ":" in action.host else f"{action.host}:{action.port}"
@@ -62,18 +52,15 @@ async def _connect(action: TcpConnect) -> CheckResult:
         return _unreachable(where, f"timed out after {action.timeout_s:g}s")
     except OSError as exc:
         return _unreachable(where, _os_reason(exc))
-    connect_ms = round((time.perf_counter() - started) * 1000)
+    connect_ms = elapsed_ms(started)
     writer.close()
     # The peer may reset on close; the connection was made, which is the answer.
     with contextlib.suppress(OSError, TimeoutError):
         async with asyncio.timeout(action.timeout_s):
             await writer.wait_closed()
-    summary = f"tcp {where}: connected in {connect_ms} ms"
-    return CheckResult(
-        status="ok",
-        summary=summary,
-        output=summary,
-        findings=[
+    return reached(
+        f"tcp {where}: connected in {connect_ms} ms",
+        [
             Finding(name="tcp.reachable", value=True, subject=where),
             Finding(name="tcp.connect_ms", value=connect_ms, subject=where),
         ],
@@ -81,16 +68,10 @@ async def _connect(action: TcpConnect) -> CheckResult:
 
 
 def _unreachable(where: str, reason: str) -> CheckResult:
-    summary = redact(f"tcp {where}: {reason}")
-    return CheckResult(
-        status="problem",
-        summary=summary,
-        output=summary,
-        findings=[Finding(name="tcp.reachable", value=False, subject=where)],
-    )
+    return unreachable(f"tcp {where}", reason, "tcp.reachable", where)
 
 
-async def _resolve(action: DnsResolve) -> CheckResult:
+async def _resolve(_client: None, action: DnsResolve, target: ServiceBinding) -> CheckResult:
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(action.timeout_s):
@@ -112,13 +93,7 @@ async def _resolve(action: DnsResolve) -> CheckResult:
 
 
 def _unresolved(host: str, reason: str) -> CheckResult:
-    summary = f"dns {host}: {reason}"
-    return CheckResult(
-        status="problem",
-        summary=summary,
-        output=summary,
-        findings=[Finding(name="dns.resolved", value=False, subject=host)],
-    )
+    return unreachable(f"dns {host}", reason, "dns.resolved", host)
 
 
 def _os_reason(exc: OSError) -> str:
@@ -135,3 +110,13 @@ def _os_reason(exc: OSError) -> str:
     if text.startswith("Multiple exceptions") and text.count("[Errno") == text.count(refused):
         return "connection refused"
     return (exc.strerror or text or type(exc).__name__).strip().splitlines()[0].lower()
+
+
+class NetworkExecutor(TabledExecutor[None]):
+    """Runs TCP and DNS checks from where the bot runs; failures to reach are findings."""
+
+    def __init__(self) -> None:
+        super().__init__("network", None, {"tcp.connect": _connect, "dns.resolve": _resolve})
+
+
+BACKEND = Backend("network", READS, WRITES, lambda clients: NetworkExecutor())

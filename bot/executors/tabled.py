@@ -1,8 +1,15 @@
-"""The Executor protocol over one client, with reads and fixes looked up by action type."""
+"""The Executor protocol over one client, with reads and fixes looked up by action type.
+
+Every backend is one of these: its reads and fixes are tables from the playbook's `type:` to
+a function `(client, action, target)`, and its own failure exception becomes a one-line result.
+Backends that open a fresh connection per action (Redis, Postgres, network) hold no client:
+theirs is None.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Container, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from bot.config import ServiceBinding
@@ -11,30 +18,48 @@ from bot.redact import redact
 
 ClientT = TypeVar("ClientT")
 Read = Callable[[ClientT, Any, ServiceBinding], Awaitable[CheckResult]]
-Plan = Callable[[ClientT, WriteAction, ServiceBinding], Awaitable[Preview]]
-Apply = Callable[[ClientT, WriteAction, ServiceBinding], Awaitable[CheckResult]]
+Plan = Callable[[ClientT, Any, ServiceBinding], Awaitable[Preview]]
+Apply = Callable[[ClientT, Any, ServiceBinding], Awaitable[CheckResult]]
+# The one-line reason a failure gives, e.g. prefixed with the server it happened on.
+Reason = Callable[[Any, Exception], str]
+
+
+@dataclass(frozen=True)
+class Fix(Generic[ClientT]):
+    """A fix's two halves: what it would change (a dry run), and the change itself."""
+
+    preview: Plan[ClientT]
+    apply: Apply[ClientT]
+
+
+def _said(action: Any, exc: Exception) -> str:
+    return str(exc)
 
 
 class TabledExecutor(Generic[ClientT]):
-    """Runs a backend's reads and fixes; its `failure` exception becomes a one-line result."""
+    """Runs a backend's reads and fixes; its `failure` exceptions become a one-line result."""
 
     def __init__(
         self,
         backend: str,
         client: ClientT,
-        failure: type[Exception],
         readers: Mapping[str, Read[ClientT]],
-        fixes: Container[str],
-        preview_fix: Plan[ClientT],
-        apply_fix: Apply[ClientT],
+        fixes: Mapping[str, Fix[ClientT]] | None = None,
+        *,
+        failure: type[Exception] | tuple[type[Exception], ...] = (),
+        reason: Reason = _said,
     ) -> None:
         self._backend = backend
         self._client = client
-        self._failure = failure
         self._readers = readers
-        self._fixes = fixes
-        self._preview_fix = preview_fix
-        self._apply_fix = apply_fix
+        self._fixes = fixes or {}
+        self._failure = failure
+        self._reason = reason
+
+    @property
+    def action_types(self) -> frozenset[str]:
+        """Every `type:` this executor answers, reads and fixes."""
+        return frozenset(self._readers) | frozenset(self._fixes)
 
     async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
         reader = self._readers.get(action.type)
@@ -43,24 +68,32 @@ class TabledExecutor(Generic[ClientT]):
         try:
             result = await reader(self._client, action, target)
         except self._failure as exc:
-            return CheckResult(status="error", summary=str(exc))
-        return result.model_copy(
-            update={"summary": redact(result.summary), "output": redact(result.output)}
-        )
+            return CheckResult(status="error", summary=redact(self._reason(action, exc)))
+        return result.redacted()
 
     async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
-        if action.type not in self._fixes:
-            reason = f"not a {self._backend} fix: {action.type}"
+        fix = self._fixes.get(action.type)
+        if fix is None:
+            reason = self._refusal(action)
             return Preview(summary=reason, error=reason)
         try:
-            return await self._preview_fix(self._client, action, target)
+            preview = await fix.preview(self._client, action, target)
         except self._failure as exc:
-            return Preview(summary=f"cannot preview {action.type}: {exc}", error=str(exc))
+            reason = redact(self._reason(action, exc))
+            return Preview(summary=f"cannot preview {action.type}: {reason}", error=reason)
+        return preview.redacted()
 
     async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
-        if action.type not in self._fixes:
-            return CheckResult(status="error", summary=f"not a {self._backend} fix: {action.type}")
+        fix = self._fixes.get(action.type)
+        if fix is None:
+            return CheckResult(status="error", summary=self._refusal(action))
         try:
-            return await self._apply_fix(self._client, action, target)
+            result = await fix.apply(self._client, action, target)
         except self._failure as exc:
-            return CheckResult(status="error", summary=str(exc))
+            return CheckResult(status="error", summary=redact(self._reason(action, exc)))
+        return result.redacted()
+
+    def _refusal(self, action: WriteAction) -> str:
+        if not self._fixes:
+            return f"{action.type} is a check, not a fix"
+        return f"not a {self._backend} fix: {action.type}"

@@ -147,15 +147,19 @@ def _anchor(model: type[BaseModel]) -> str:
 
 
 def _actions(writes: bool) -> Iterator[type[ReadAction] | type[WriteAction]]:
-    for reads, written in BACKENDS.values():
-        yield from (written if writes else reads)
+    for backend in BACKENDS:
+        yield from (backend.writes if writes else backend.reads)
 
 
 def _action_index() -> list[str]:
     rows = ["| action | backend | kind | what it does |", "| --- | --- | --- | --- |"]
-    for backend, (reads, writes) in BACKENDS.items():
-        for cls, kind in [*((r, "read") for r in reads), *((w, "fix") for w in writes)]:
-            title = _BACKEND_TITLES.get(backend, backend.capitalize())
+    for backend in BACKENDS:
+        actions: list[tuple[type[ReadAction] | type[WriteAction], str]] = [
+            *((r, "read") for r in backend.reads),
+            *((w, "fix") for w in backend.writes),
+        ]
+        for cls, kind in actions:
+            title = _BACKEND_TITLES.get(backend.name, backend.name.capitalize())
             rows.append(f"| `{action_name(cls)}` | {title} | {kind} | {_cell(_summary(cls))} |")
     return rows
 

@@ -10,7 +10,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bot.executors.kubernetes.changes import change_between, flatten
 from bot.executors.kubernetes.failure import to_kube_error
-from bot.executors.kubernetes.quantity import mebibytes, millicores, parse_quantity
+from bot.executors.units import mebibytes, millicores, parse_quantity
 
 
 @pytest.mark.parametrize(

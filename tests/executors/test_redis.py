@@ -161,7 +161,7 @@ async def test_silent_server_times_out(silent_port: int) -> None:
 async def test_other_writes_are_refused() -> None:
     write = WriteAction(type="redis.flushall")
     assert (await RedisExecutor().apply(write, TARGET)).status == "error"
-    assert (await RedisExecutor().preview(write, TARGET)).error == "redis.flushall: not a Redis fix"
+    assert (await RedisExecutor().preview(write, TARGET)).error == "not a Redis fix: redis.flushall"
 
 
 async def config(url: str, pattern: str) -> CheckResult:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from bot.executors.base import Backend
 from bot.executors.docker.executor import DockerExecutor
 from bot.executors.docker.params import READS, WRITES
 
-__all__ = ["READS", "WRITES", "DockerExecutor"]
+BACKEND = Backend("docker", READS, WRITES, lambda clients: DockerExecutor(clients.docker_host))
+
+__all__ = ["BACKEND", "READS", "WRITES", "DockerExecutor"]

@@ -13,6 +13,7 @@ from typing import Any
 import docker
 
 from bot.config import ServiceBinding
+from bot.executors.common import dig
 from bot.executors.docker.client import DockerClient, DockerError, Obj
 from bot.executors.docker.containers import (
     NUMBER_LABEL,
@@ -20,7 +21,6 @@ from bot.executors.docker.containers import (
     PROJECT_LABEL,
     SERVICE_LABEL,
     State,
-    dig,
     inspect,
     labels_of,
     name_of,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import docker
 from docker.errors import NotFound
 
 from bot.config import ServiceBinding
+from bot.executors.common import dig
 from bot.executors.docker.client import DockerClient, DockerError, Obj
 
 MIB = 1024 * 1024
@@ -44,14 +44,6 @@ async def inspect(client: DockerClient, name: str) -> Obj:
         return attrs
 
     return await client.call(work, what=f"container {name}")
-
-
-def dig(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 def name_of(attrs: Obj) -> str:

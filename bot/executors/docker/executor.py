@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.executors.docker.client import DockerClient, DockerError
-from bot.executors.docker.fixes import PLANNERS, apply_fix, preview_fix
+from bot.executors.docker.fixes import FIXES
 from bot.executors.docker.reads import READERS
 from bot.executors.tabled import TabledExecutor
 
@@ -17,9 +17,7 @@ class DockerExecutor(TabledExecutor[DockerClient]):
 
     def __init__(self, base_url: str | None = None, *, timeout: float = 10.0) -> None:
         self._docker = DockerClient(base_url, timeout)
-        super().__init__(
-            "Docker", self._docker, DockerError, READERS, PLANNERS, preview_fix, apply_fix
-        )
+        super().__init__("Docker", self._docker, READERS, FIXES, failure=DockerError)
 
     async def close(self) -> None:
         await self._docker.close()

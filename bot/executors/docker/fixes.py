@@ -9,12 +9,14 @@ import docker
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Preview, WriteAction
+from bot.executors.common import dig
 from bot.executors.docker.client import DockerClient, DockerError, Obj
 from bot.executors.docker.compose import plan_scale
-from bot.executors.docker.containers import MIB, State, container_name, dig, inspect
+from bot.executors.docker.containers import MIB, State, container_name, inspect
 from bot.executors.docker.params import DockerRestart, DockerSetMemory, DockerStart, DockerStop
 from bot.executors.docker.plan import Plan
-from bot.executors.kubernetes.quantity import parse_quantity
+from bot.executors.tabled import Fix
+from bot.executors.units import parse_quantity
 from bot.redact import redact
 
 # Below this a container cannot even start; a typo such as "64" (bytes) is refused.
@@ -162,3 +164,6 @@ async def apply_fix(
     return CheckResult(
         status="ok", summary=redact(f"{plan.done}; now {after}"), output=redact(after)
     )
+
+
+FIXES = {name: Fix(preview_fix, apply_fix) for name in PLANNERS}

@@ -9,6 +9,7 @@ import docker
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
+from bot.executors.common import dig
 from bot.executors.docker.client import DockerClient, DockerError, Obj
 from bot.executors.docker.containers import (
     MIB,
@@ -16,7 +17,6 @@ from bot.executors.docker.containers import (
     SERVICE_LABEL,
     State,
     container_name,
-    dig,
     inspect,
     labels_of,
 )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from bot.executors.base import Backend
 from bot.executors.kubernetes.executor import KubernetesExecutor
 from bot.executors.kubernetes.params import READS, WRITES
 
-__all__ = ["READS", "WRITES", "KubernetesExecutor"]
+BACKEND = Backend(
+    "kubernetes", READS, WRITES, lambda clients: KubernetesExecutor(clients.kubeconfig)
+)
+
+__all__ = ["BACKEND", "READS", "WRITES", "KubernetesExecutor"]

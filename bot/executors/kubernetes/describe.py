@@ -6,18 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.executors.common import dig
 from bot.redact import redact
 
 Obj = dict[str, Any]
-
-
-def dig(obj: Any, *path: str) -> Any:
-    """obj[path[0]][path[1]]..., None where any step is missing."""
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

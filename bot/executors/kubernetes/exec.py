@@ -13,8 +13,8 @@ from kubernetes.stream.ws_client import ERROR_CHANNEL
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
+from bot.executors.common import dig
 from bot.executors.kubernetes.client import KubeClient, Obj
-from bot.executors.kubernetes.describe import dig
 from bot.executors.kubernetes.failure import KubeError
 from bot.executors.kubernetes.params import K8sExec
 from bot.executors.kubernetes.pods import is_ready, list_pods, pod_status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.executors.kubernetes.client import KubeClient
 from bot.executors.kubernetes.failure import KubeError
-from bot.executors.kubernetes.fixes import PLANNERS, apply_fix, preview_fix
+from bot.executors.kubernetes.fixes import FIXES
 from bot.executors.kubernetes.reads import READERS
 from bot.executors.tabled import TabledExecutor
 
@@ -16,9 +16,7 @@ class KubernetesExecutor(TabledExecutor[KubeClient]):
         self, kubeconfig: str | None = None, *, context: str | None = None, timeout: float = 10.0
     ) -> None:
         self._kube = KubeClient(kubeconfig, context, timeout)
-        super().__init__(
-            "Kubernetes", self._kube, KubeError, READERS, PLANNERS, preview_fix, apply_fix
-        )
+        super().__init__("Kubernetes", self._kube, READERS, FIXES, failure=KubeError)
 
     async def close(self) -> None:
         await self._kube.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Preview, WriteAction
+from bot.executors.common import dig
 from bot.executors.kubernetes.autoscaling import bounds, read_hpa_object, with_cpu_target
 from bot.executors.kubernetes.changes import Change, change_between
 from bot.executors.kubernetes.client import (
@@ -18,7 +19,6 @@ from bot.executors.kubernetes.client import (
     KubeClient,
     Obj,
 )
-from bot.executors.kubernetes.describe import dig
 from bot.executors.kubernetes.failure import KubeError
 from bot.executors.kubernetes.params import (
     K8sDeletePod,
@@ -32,6 +32,7 @@ from bot.executors.kubernetes.params import (
     K8sSetImage,
 )
 from bot.executors.kubernetes.rollouts import REVISION, read_deployment, revisions
+from bot.executors.tabled import Fix
 from bot.redact import is_sensitive_name, redact, register_secret
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -325,3 +326,6 @@ async def apply_fix(kube: KubeClient, action: WriteAction, target: ServiceBindin
     gist = f"deleted; {plan.outcome[1].split('; ', 1)[1]}" if plan.outcome else change.gist()
     summary = redact(f"{verb} {plan.title}: {gist}")
     return CheckResult(status="ok", summary=summary, output=change.diff(plan.title))
+
+
+FIXES = {name: Fix(preview_fix, apply_fix) for name in PLANNERS}

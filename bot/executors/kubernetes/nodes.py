@@ -6,11 +6,12 @@ import asyncio
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
+from bot.executors.common import dig
 from bot.executors.kubernetes.client import KubeClient, Obj
-from bot.executors.kubernetes.describe import age, describe_node, dig, table
+from bot.executors.kubernetes.describe import age, describe_node, table
 from bot.executors.kubernetes.params import K8sDescribeNode, K8sNodes, K8sTopNodes, K8sTopPods
 from bot.executors.kubernetes.pods import list_pods
-from bot.executors.kubernetes.quantity import mebibytes, millicores, percent
+from bot.executors.units import mebibytes, millicores, percent
 
 PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 HOT_PERCENT = 90

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
+from bot.executors.common import dig
 from bot.executors.kubernetes.client import KubeClient, Obj
-from bot.executors.kubernetes.describe import age, dig, minutes_since, table
+from bot.executors.kubernetes.describe import age, minutes_since, table
 from bot.executors.kubernetes.params import K8sRolloutHistory, K8sRolloutStatus
 from bot.redact import redact
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
+from bot.executors.common import dig
 from bot.executors.kubernetes.client import KubeClient, Obj
-from bot.executors.kubernetes.describe import dig, table
+from bot.executors.kubernetes.describe import table
 from bot.executors.kubernetes.failure import KubeError
 from bot.executors.kubernetes.params import K8sConfigMap, K8sEnv, K8sSecretKeys
 from bot.executors.kubernetes.rollouts import read_deployment

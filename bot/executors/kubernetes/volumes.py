@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
+from bot.executors.common import dig
 from bot.executors.kubernetes.client import KubeClient, Obj
-from bot.executors.kubernetes.describe import age, dig, table
+from bot.executors.kubernetes.describe import age, table
 from bot.executors.kubernetes.failure import KubeError
 from bot.executors.kubernetes.params import K8sVolumes
 from bot.redact import redact

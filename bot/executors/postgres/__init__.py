@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from bot.executors.base import Backend
 from bot.executors.postgres.executor import PostgresExecutor
 from bot.executors.postgres.params import READS, WRITES
 
-__all__ = ["READS", "WRITES", "PostgresExecutor"]
+BACKEND = Backend("postgres", READS, WRITES, lambda clients: PostgresExecutor())
+
+__all__ = ["BACKEND", "READS", "WRITES", "PostgresExecutor"]

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from bot.executors.common import causes, one_line
 from bot.executors.params import url_for_display
 from bot.redact import redact, register_secret
 
@@ -95,8 +96,7 @@ def failure(exc: BaseException, asyncpg: Any) -> PgFailure:
     # "too many clients", "the database system is starting up / shutting down".
     if isinstance(exc, asyncpg.TooManyConnectionsError | asyncpg.CannotConnectNowError):
         return PgFailure(_one_line(exc), unreachable=True)
-    cause: BaseException | None = exc
-    while cause is not None:
+    for cause in causes(exc):
         if isinstance(cause, ConnectionRefusedError):
             return PgFailure("connection refused", unreachable=True)
         if isinstance(cause, socket.gaierror):
@@ -105,10 +105,8 @@ def failure(exc: BaseException, asyncpg: Any) -> PgFailure:
             return PgFailure("host unreachable", unreachable=True)
         if isinstance(cause, ConnectionResetError | asyncpg.ConnectionDoesNotExistError):
             return PgFailure("connection closed by the server", unreachable=True)
-        cause = cause.__cause__ or cause.__context__
     return PgFailure(_one_line(exc))
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return redact(text.splitlines()[0]) if text else type(exc).__name__
+    return redact(one_line(exc))

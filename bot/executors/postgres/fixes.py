@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Preview
 from bot.executors.postgres.connection import PgFailure, load_asyncpg, session, shown
 from bot.executors.postgres.display import duration, table
@@ -27,7 +28,9 @@ SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {_IDLE} AND pid = $
 _HEADER = ("pid", "user", "application", "client", "idle for")
 
 
-async def preview_terminate_idle(action: PgTerminateIdle) -> Preview:
+async def preview_terminate_idle(
+    _client: None, action: PgTerminateIdle, target: ServiceBinding
+) -> Preview:
     async with session(action.url, action.timeout_s) as db:
         database = await _database(db, action)
         rows = await db.fetch(_LIST, database, float(action.idle_for_s))
@@ -48,7 +51,9 @@ async def preview_terminate_idle(action: PgTerminateIdle) -> Preview:
     )
 
 
-async def apply_terminate_idle(action: PgTerminateIdle) -> CheckResult:
+async def apply_terminate_idle(
+    _client: None, action: PgTerminateIdle, target: ServiceBinding
+) -> CheckResult:
     asyncpg = load_asyncpg()
     async with session(action.url, action.timeout_s) as db:
         database = await _database(db, action)

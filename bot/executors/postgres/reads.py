@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from bot.executors.base import CheckResult, Finding, ReadAction
+from bot.config import ServiceBinding
+from bot.executors.base import CheckResult, Finding
+from bot.executors.common import elapsed_ms, reached, unreachable
 from bot.executors.params import url_for_display
 from bot.executors.postgres.connection import PgFailure, session, shown
 from bot.executors.postgres.display import duration, query_text, table
 from bot.executors.postgres.params import PgConnections, PgLongQueries, PgReady, PgReplication
+from bot.executors.tabled import Read
 
 # At this share of max_connections new clients are about to be refused.
 _CONNECTIONS_PROBLEM_PERCENT = 90.0
@@ -49,7 +50,7 @@ FROM pg_stat_replication ORDER BY application_name, client_addr
 """
 
 
-async def ready(action: PgReady) -> CheckResult:
+async def ready(_client: None, action: PgReady, target: ServiceBinding) -> CheckResult:
     where = url_for_display(action.url)
     started = time.perf_counter()
     try:
@@ -60,23 +61,13 @@ async def ready(action: PgReady) -> CheckResult:
         if not exc.unreachable:
             raise
         # For readiness an unreachable server is the answer, not a failure to check.
-        summary = f"postgres {shown(action.url)}: not accepting connections: {exc}"
-        return CheckResult(
-            status="problem",
-            summary=summary,
-            output=summary,
-            findings=[Finding(name="postgres.ready", value=False, subject=where)],
-        )
-    latency_ms = round((time.perf_counter() - started) * 1000)
-    summary = (
+        shown_url = f"postgres {shown(action.url)}"
+        return unreachable(shown_url, f"not accepting connections: {exc}", "postgres.ready", where)
+    latency_ms = elapsed_ms(started)
+    return reached(
         f"postgres {shown(action.url)}: accepting connections (PostgreSQL {version})"
-        f" in {latency_ms} ms"
-    )
-    return CheckResult(
-        status="ok",
-        summary=summary,
-        output=summary,
-        findings=[
+        f" in {latency_ms} ms",
+        [
             Finding(name="postgres.ready", value=True, subject=where),
             Finding(name="postgres.latency_ms", value=latency_ms, subject=where),
             Finding(name="postgres.version", value=version, subject=where),
@@ -84,7 +75,7 @@ async def ready(action: PgReady) -> CheckResult:
     )
 
 
-async def connections(action: PgConnections) -> CheckResult:
+async def connections(_client: None, action: PgConnections, target: ServiceBinding) -> CheckResult:
     where = url_for_display(action.url)
     async with session(action.url, action.timeout_s) as db:
         database = action.database or str(await db.fetchval("SELECT current_database()"))
@@ -130,7 +121,7 @@ async def connections(action: PgConnections) -> CheckResult:
     )
 
 
-async def long_queries(action: PgLongQueries) -> CheckResult:
+async def long_queries(_client: None, action: PgLongQueries, target: ServiceBinding) -> CheckResult:
     where = url_for_display(action.url)
     async with session(action.url, action.timeout_s) as db:
         rows = await db.fetch(_LONG_QUERIES, float(action.older_than_s), action.limit)
@@ -166,7 +157,7 @@ async def long_queries(action: PgLongQueries) -> CheckResult:
     )
 
 
-async def replication(action: PgReplication) -> CheckResult:
+async def replication(_client: None, action: PgReplication, target: ServiceBinding) -> CheckResult:
     where = url_for_display(action.url)
     async with session(action.url, action.timeout_s) as db:
         standby = bool(await db.fetchval("SELECT pg_is_in_recovery()"))
@@ -209,15 +200,9 @@ def _lag(seconds: float | None, lag_bytes: float | None) -> str:
     return ", ".join(parts) or "-"
 
 
-Reader = Callable[[Any], Awaitable[CheckResult]]
-
-
-def reader_for(action: ReadAction) -> Reader | None:
-    """The check that runs this action, or None when it is not a Postgres read."""
-    checks: tuple[tuple[type[ReadAction], Reader], ...] = (
-        (PgReady, ready),
-        (PgConnections, connections),
-        (PgLongQueries, long_queries),
-        (PgReplication, replication),
-    )
-    return next((run for kind, run in checks if isinstance(action, kind)), None)
+READERS: dict[str, Read[None]] = {
+    "postgres.ready": ready,
+    "postgres.connections": connections,
+    "postgres.long_queries": long_queries,
+    "postgres.replication": replication,
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.executors.base import Backend
 from bot.executors.redis.executor import RedisExecutor
 from bot.executors.redis.params import (
     READS,
@@ -14,7 +15,10 @@ from bot.executors.redis.params import (
     RedisPing,
 )
 
+BACKEND = Backend("redis", READS, WRITES, lambda clients: RedisExecutor())
+
 __all__ = [
+    "BACKEND",
     "READS",
     "WRITES",
     "InfoSection",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.exceptions import RedisError
-
+from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
+from bot.executors.common import reached, unreachable
 from bot.executors.params import url_for_display
-from bot.executors.redis.connection import Unreachable, call, failed
-from bot.executors.redis.params import RedisConfig, RedisInfo, RedisPing
+from bot.executors.redis.connection import Unreachable, call
+from bot.executors.redis.params import RedisConfig, RedisInfo, RedisPing, command_shown
 from bot.redact import redact, redact_value
 
 _MIB = 1024 * 1024
@@ -17,42 +17,25 @@ _MIB = 1024 * 1024
 _CONFIG_FINDINGS = 50
 
 
-async def ping(action: RedisPing) -> CheckResult:
+async def ping(_client: None, action: RedisPing, target: ServiceBinding) -> CheckResult:
     where = url_for_display(action.url)
     try:
         _, latency_ms = await call(action.url, action.timeout_s, lambda r: r.ping())
     except Unreachable as exc:
         # For PING an unreachable server is the answer, not a failure to check.
-        summary = redact(f"redis {where} PING: {exc}")
-        return CheckResult(
-            status="problem",
-            summary=summary,
-            output=summary,
-            findings=[Finding(name="redis.ping", value=False, subject=where)],
-        )
-    except RedisError as exc:
-        return failed(f"redis {where} PING", exc)
-    summary = f"redis {where} PING: PONG in {latency_ms} ms"
-    return CheckResult(
-        status="ok",
-        summary=summary,
-        output=summary,
-        findings=[
+        return unreachable(command_shown(action), str(exc), "redis.ping", where)
+    return reached(
+        f"{command_shown(action)}: PONG in {latency_ms} ms",
+        [
             Finding(name="redis.ping", value=True, subject=where),
             Finding(name="redis.latency_ms", value=latency_ms, subject=where),
         ],
     )
 
 
-async def info(action: RedisInfo) -> CheckResult:
+async def info(_client: None, action: RedisInfo, target: ServiceBinding) -> CheckResult:
     where = url_for_display(action.url)
-    shown = f"redis {where} INFO {action.section}"
-    try:
-        info, latency_ms = await call(
-            action.url, action.timeout_s, lambda r: r.info(action.section)
-        )
-    except (Unreachable, RedisError) as exc:
-        return failed(shown, exc)
+    info, latency_ms = await call(action.url, action.timeout_s, lambda r: r.info(action.section))
     facts = _facts(info)
     findings = [
         Finding(name="redis.ping", value=True, subject=where),
@@ -63,21 +46,19 @@ async def info(action: RedisInfo) -> CheckResult:
     gist = _gist(facts) or f"{len(info)} fields"
     return CheckResult(
         status="problem" if link is not None and link != "up" else "ok",
-        summary=redact(f"{shown}: {gist}"),
+        summary=redact(f"{command_shown(action)}: {gist}"),
         output="\n".join(_lines(info)),
         findings=findings,
     )
 
 
-async def config_get(action: RedisConfig) -> CheckResult:
+async def config_get(_client: None, action: RedisConfig, target: ServiceBinding) -> CheckResult:
     where = url_for_display(action.url)
-    shown = f"redis {where} CONFIG GET {action.pattern}"
+    shown = command_shown(action)
     try:
         settings, _ = await call(
             action.url, action.timeout_s, lambda r: r.config_get(action.pattern)
         )
-    except (Unreachable, RedisError) as exc:
-        return failed(shown, exc)
     except (AttributeError, TypeError, ValueError):
         # redis-py's reply parser trips on a proxy or stand-in that answers CONFIG oddly.
         settings = None

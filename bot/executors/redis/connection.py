@@ -16,8 +16,8 @@ from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.executors.base import CheckResult
-from bot.redact import redact, register_secret
+from bot.executors.common import causes, elapsed_ms, one_line
+from bot.redact import register_secret
 
 
 class Unreachable(Exception):
@@ -41,7 +41,7 @@ async def call(
         started = time.perf_counter()
         async with asyncio.timeout(timeout_s):
             reply = await command(client)
-        return reply, round((time.perf_counter() - started) * 1000)
+        return reply, elapsed_ms(started)
     except (TimeoutError, RedisTimeoutError):
         raise Unreachable(f"timed out after {timeout_s:g}s") from None
     except RedisConnectionError as exc:
@@ -52,25 +52,20 @@ async def call(
         await client.aclose()
 
 
-def failed(shown: str, exc: Exception) -> CheckResult:
+def reason(exc: Exception) -> str:
+    """Why a command failed, in one line; a refused password says only that."""
     if isinstance(exc, AuthenticationError) or (
         isinstance(exc, ResponseError) and str(exc).startswith(("NOAUTH", "WRONGPASS"))
     ):
-        reason = "authentication failed"
-    else:
-        text = str(exc).strip()
-        reason = text.splitlines()[0] if text else type(exc).__name__
-    return CheckResult(status="error", summary=redact(f"{shown}: {reason}"))
+        return "authentication failed"
+    return one_line(exc)
 
 
 def _connection_reason(exc: BaseException) -> str:
     """Name the root cause redis-py wraps, without its errno prefix."""
-    cause: BaseException | None = exc
-    while cause is not None:
+    for cause in causes(exc):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, socket.gaierror):
             return "host name does not resolve"
-        cause = cause.__cause__ or cause.__context__
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return one_line(exc)

@@ -1,57 +1,35 @@
-"""RedisExecutor: the Executor protocol over redis.asyncio."""
+"""RedisExecutor: the Redis checks and fixes as tables, each over a fresh connection."""
 
 from __future__ import annotations
 
 from redis.exceptions import RedisError
 
-from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, Preview, ReadAction, WriteAction
+from bot.executors.base import ReadAction, WriteAction
 from bot.executors.redis.checks import config_get, info, ping
-from bot.executors.redis.connection import Unreachable, failed
-from bot.executors.redis.fixes import (
-    bgsave,
-    command_shown,
-    flushdb,
-    preview_bgsave,
-    preview_flushdb,
-)
-from bot.executors.redis.params import RedisBgsave, RedisConfig, RedisFlushDb, RedisInfo, RedisPing
+from bot.executors.redis.connection import Unreachable, reason
+from bot.executors.redis.fixes import bgsave, flushdb, preview_bgsave, preview_flushdb
+from bot.executors.redis.params import command_shown
+from bot.executors.tabled import Fix, Read, TabledExecutor
+
+READERS: dict[str, Read[None]] = {
+    "redis.ping": ping,
+    "redis.info": info,
+    "redis.config": config_get,
+}
+FIXES = {
+    "redis.flushdb": Fix(preview_flushdb, flushdb),
+    "redis.bgsave": Fix(preview_bgsave, bgsave),
+}
 
 
-class RedisExecutor:
-    """Runs Redis checks and fixes, each over a fresh connection closed right after."""
+def _failed(action: ReadAction | WriteAction, exc: Exception) -> str:
+    return f"{command_shown(action)}: {reason(exc)}"
 
-    async def check(self, action: ReadAction, target: ServiceBinding) -> CheckResult:
-        if isinstance(action, RedisPing):
-            return await ping(action)
-        if isinstance(action, RedisInfo):
-            return await info(action)
-        if isinstance(action, RedisConfig):
-            return await config_get(action)
-        return CheckResult(status="error", summary=f"{action.type}: not a Redis check")
 
-    async def preview(self, action: WriteAction, target: ServiceBinding) -> Preview:
-        if isinstance(action, RedisFlushDb):
-            planned = preview_flushdb(action)
-        elif isinstance(action, RedisBgsave):
-            planned = preview_bgsave(action)
-        else:
-            reason = f"{action.type}: not a Redis fix"
-            return Preview(summary=reason, error=reason)
-        try:
-            return await planned
-        except (Unreachable, RedisError) as exc:
-            reason = failed(command_shown(action), exc).summary
-            return Preview(summary=f"cannot preview {action.type}: {reason}", error=reason)
+class RedisExecutor(TabledExecutor[None]):
+    """Runs Redis checks and fixes; no connection outlives its action."""
 
-    async def apply(self, action: WriteAction, target: ServiceBinding) -> CheckResult:
-        if isinstance(action, RedisFlushDb):
-            applied = flushdb(action)
-        elif isinstance(action, RedisBgsave):
-            applied = bgsave(action)
-        else:
-            return CheckResult(status="error", summary=f"{action.type}: not a Redis fix")
-        try:
-            return await applied
-        except (Unreachable, RedisError) as exc:
-            return failed(command_shown(action), exc)
+    def __init__(self) -> None:
+        super().__init__(
+            "Redis", None, READERS, FIXES, failure=(Unreachable, RedisError), reason=_failed
+        )

@@ -7,7 +7,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.executors.base import CheckResult, Finding, Preview, WriteAction
+from bot.config import ServiceBinding
+from bot.executors.base import CheckResult, Finding, Preview
 from bot.executors.params import url_for_display
 from bot.executors.redis.connection import call
 from bot.executors.redis.params import RedisBgsave, RedisFlushDb
@@ -15,16 +16,11 @@ from bot.executors.redis.params import RedisBgsave, RedisFlushDb
 _MIB = 1024 * 1024
 
 
-def command_shown(action: WriteAction) -> str:
-    command = "FLUSHDB" if isinstance(action, RedisFlushDb) else "BGSAVE"
-    return f"redis {url_for_display(getattr(action, 'url', ''))} {command}"
-
-
 def _db_of(client: Redis) -> int:
     return int(client.connection_pool.connection_kwargs.get("db") or 0)
 
 
-async def preview_flushdb(action: RedisFlushDb) -> Preview:
+async def preview_flushdb(_client: None, action: RedisFlushDb, target: ServiceBinding) -> Preview:
     async def look(client: Redis) -> tuple[int, int, dict[str, Any]]:
         return _db_of(client), int(await client.dbsize()), await client.info("memory")
 
@@ -42,7 +38,7 @@ async def preview_flushdb(action: RedisFlushDb) -> Preview:
     )
 
 
-async def flushdb(action: RedisFlushDb) -> CheckResult:
+async def flushdb(_client: None, action: RedisFlushDb, target: ServiceBinding) -> CheckResult:
     async def flush(client: Redis) -> tuple[int, int]:
         # DBSIZE and FLUSHDB in one transaction: the count is exactly what was deleted.
         async with client.pipeline(transaction=True) as pipe:
@@ -63,7 +59,7 @@ async def flushdb(action: RedisFlushDb) -> CheckResult:
     )
 
 
-async def preview_bgsave(action: RedisBgsave) -> Preview:
+async def preview_bgsave(_client: None, action: RedisBgsave, target: ServiceBinding) -> Preview:
     async def look(client: Redis) -> tuple[datetime, dict[str, Any]]:
         return await client.lastsave(), await client.info("persistence")
 
@@ -88,7 +84,7 @@ async def preview_bgsave(action: RedisBgsave) -> Preview:
     )
 
 
-async def bgsave(action: RedisBgsave) -> CheckResult:
+async def bgsave(_client: None, action: RedisBgsave, target: ServiceBinding) -> CheckResult:
     await call(action.url, action.timeout_s, lambda r: r.bgsave())
     return CheckResult(
         status="ok",

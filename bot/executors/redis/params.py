@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from bot.executors.base import ReadAction, WriteAction
-from bot.executors.params import RedisUrl
+from bot.executors.params import RedisUrl, url_for_display
 
 InfoSection = Literal[
     "server", "clients", "memory", "persistence", "stats", "replication", "keyspace"
@@ -58,3 +58,14 @@ class RedisBgsave(WriteAction):
 
 READS = (RedisPing, RedisInfo, RedisConfig)
 WRITES = (RedisFlushDb, RedisBgsave)
+
+
+def command_shown(action: ReadAction | WriteAction) -> str:
+    """How summaries name an action: `redis URL COMMAND`, the URL without its password."""
+    if isinstance(action, RedisInfo):
+        command = f"INFO {action.section}"
+    elif isinstance(action, RedisConfig):
+        command = f"CONFIG GET {action.pattern}"
+    else:
+        command = {"redis.ping": "PING", "redis.flushdb": "FLUSHDB"}.get(action.type, "BGSAVE")
+    return f"redis {url_for_display(getattr(action, 'url', ''))} {command}"

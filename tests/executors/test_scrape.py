@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.executors.metrics import HttpMetrics, NotExposition, parse
+from bot.executors.scrape import HttpMetrics, NotExposition, parse
 
 EXPOSITION = r"""# HELP http_requests_total The total number of HTTP requests.
 # TYPE http_requests_total counter

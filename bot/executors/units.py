@@ -1,42 +1,24 @@
-"""Kubernetes resource quantities (250m, 1.5Gi, 12345678n) as numbers."""
+"""Resource quantities (250m, 1.5Gi, 12345678n) as numbers, for Kubernetes and Docker alike."""
 
 from __future__ import annotations
 
-import re
+import math
 
-_QUANTITY = re.compile(r"^\s*([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
-_SUFFIX = {
-    "": 1.0,
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2.0**10,
-    "Mi": 2.0**20,
-    "Gi": 2.0**30,
-    "Ti": 2.0**40,
-    "Pi": 2.0**50,
-    "Ei": 2.0**60,
-}
+from kubernetes.utils import parse_quantity as kubernetes_quantity
+
 MI = 2.0**20
 
 
 def parse_quantity(value: object) -> float | None:
     """The quantity in base units (cores, bytes); None if it is not a quantity."""
-    if isinstance(value, int | float):
-        return float(value)
-    match = _QUANTITY.match(str(value))
-    if not match or match[2] not in _SUFFIX:
+    if value is None:
         return None
     try:
-        return float(match[1]) * _SUFFIX[match[2]]
-    except ValueError:
+        number = float(kubernetes_quantity(value))  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError, ArithmeticError):
         return None
+    # The library reads "inf" as a number; no resource is infinite.
+    return number if math.isfinite(number) else None
 
 
 def millicores(value: object) -> float | None:

@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import Field
 
 from bot.executors.base import CheckResult, Finding, ReadAction
+from bot.executors.common import one_line
 from bot.executors.params import HttpUrl, url_for_display
 from bot.redact import redact
 
@@ -17,9 +19,7 @@ from bot.redact import redact
 MAX_METRICS_BODY = 4 * 1024 * 1024
 _SHOWN_LINES = 50
 _MAX_FINDINGS = 100
-_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+_NAME = re.compile(r"[A-Za-z_:]")
 
 
 class HttpMetrics(ReadAction):
@@ -63,74 +63,34 @@ def parse(text: str) -> list[Sample]:
 
 
 def _sample(line: str) -> Sample:
-    name_match = _NAME.match(line)
-    if name_match is None:
-        raise NotExposition("expected a metric name")
-    name, rest = name_match.group(), line[name_match.end() :]
-    labels: tuple[tuple[str, str], ...] = ()
-    if rest.lstrip().startswith("{"):
-        labels, rest = _labels(rest.lstrip()[1:])
-    elif not rest[:1].isspace():
-        raise NotExposition(f"unexpected {rest[:1]!r} after {name}")
-    fields = rest.split()
-    if len(fields) not in (1, 2):
-        raise NotExposition(f"expected `{name} VALUE [TIMESTAMP]`")
+    # One line at a time, so an error names its line and the output shows lines as served.
     try:
-        value = float(fields[0])
-    except ValueError:
-        raise NotExposition(f"{fields[0][:40]!r} is not a number") from None
+        parsed = next(iter(text_string_to_metric_families(line + "\n"))).samples[0]
+    except (ValueError, StopIteration, IndexError) as exc:
+        raise NotExposition(_why(line, exc)) from None
+    # The parser reads `up 1 2 3` as value 1 at time 2; the format allows one time, in ms.
+    fields = line.rpartition("}")[2].split() if "{" in line else line.split()[1:]
+    if len(fields) > 2:
+        raise NotExposition(f"expected `{parsed.name} VALUE [TIMESTAMP]`")
     if len(fields) == 2 and not re.fullmatch(r"-?[0-9]+", fields[1]):
         raise NotExposition(f"{fields[1][:40]!r} is not a timestamp")
-    return Sample(name, labels, value, line)
+    return Sample(parsed.name, tuple(parsed.labels.items()), float(parsed.value), line)
 
 
-def _labels(text: str) -> tuple[tuple[tuple[str, str], ...], str]:
-    """`a="x",b="y\\"z"}` after the opening brace -> the labels and the text after `}`."""
-    labels: list[tuple[str, str]] = []
-    at = 0
-    while True:
-        at = _skip_blanks(text, at)
-        if text[at : at + 1] == "}":
-            return tuple(labels), text[at + 1 :]
-        name_match = _LABEL_NAME.match(text, at)
-        if name_match is None:
-            raise NotExposition("expected a label name or `}`")
-        at = _skip_blanks(text, name_match.end())
-        if text[at : at + 1] != "=":
-            raise NotExposition(f"expected `=` after label {name_match.group()}")
-        at = _skip_blanks(text, at + 1)
-        if text[at : at + 1] != '"':
-            raise NotExposition(f"expected a quoted value for label {name_match.group()}")
-        value, at = _quoted(text, at + 1)
-        labels.append((name_match.group(), value))
-        at = _skip_blanks(text, at)
-        if text[at : at + 1] == ",":
-            at += 1
-        elif text[at : at + 1] != "}":
-            raise NotExposition("expected `,` or `}` between labels")
-
-
-def _skip_blanks(text: str, at: int) -> int:
-    while text[at : at + 1] in (" ", "\t"):
-        at += 1
-    return at
-
-
-def _quoted(text: str, at: int) -> tuple[str, int]:
-    """A label value from just after its opening quote; returns it and the index past the close."""
-    value: list[str] = []
-    while at < len(text):
-        char = text[at]
-        if char == '"':
-            return "".join(value), at + 1
-        if char == "\\":
-            escaped = text[at + 1 : at + 2]
-            value.append(_ESCAPES.get(escaped, "\\" + escaped))
-            at += 2
-            continue
-        value.append(char)
-        at += 1
-    raise NotExposition("unterminated label value")
+def _why(line: str, exc: Exception) -> str:
+    """The parser's complaint in the words of a person reading the line."""
+    if not _NAME.match(line):
+        return "expected a metric name"
+    if "{" in line:
+        labels = re.sub(r"\\.", "", line.partition("{")[2])
+        if labels.count('"') % 2:
+            return "unterminated label value"
+        if "}" not in labels:
+            return "expected `}` after the labels"
+    if len(line.split()) == 1:
+        return f"expected `{line} VALUE [TIMESTAMP]`"
+    number = str(exc).partition("could not convert string to float: ")[2]
+    return f"{number[:42]} is not a number" if number else one_line(exc) or "not a sample"
 
 
 def metrics_result(action: HttpMetrics, shown: str, body: bytes) -> CheckResult:
