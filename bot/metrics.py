@@ -1,7 +1,8 @@
-"""The bot's own Prometheus metrics: counters and histograms in the text exposition format 0.0.4.
+"""The bot's own Prometheus metrics, kept by `prometheus_client` and served as text format 0.0.4.
 
-One process-wide registry, as Prometheus client libraries keep, so any module can count without
-being handed a registry; `GET /metrics` serves `REGISTRY.exposition()`.
+The bot's series live in a registry of our own, not `prometheus_client`'s global one, so each
+test can build an independent registry; `REGISTRY` adds the process, GC and platform collectors,
+and `GET /metrics` serves `REGISTRY.exposition()`.
 """
 
 from __future__ import annotations
@@ -10,21 +11,33 @@ import math
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+import prometheus_client
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
+
+# What `exposition()` writes, whichever format prometheus_client itself defaults to.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# How the text format 0.0.4 names the types prometheus_client models beyond its four.
+_TEXT_TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram"}
+# Within one series: a histogram's buckets (in bound order), then its sum, then its count.
+_SUFFIX_ORDER = {"_sum": 1, "_gsum": 1, "_count": 2, "_gcount": 2}
 
 P = ParamSpec("P")
 T = TypeVar("T")
+M = TypeVar("M", bound="_Metric")
 
 
 def _number(value: float) -> str:
     """A sample value as Prometheus writes it: `+Inf`, `NaN`, `3`, `0.25`."""
+    value = float(value)  # collectors may hand over an int
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -32,12 +45,6 @@ def _number(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
-
-
-def _bound(bound: float) -> str:
-    """A bucket's `le` as Prometheus client libraries write it (`1.0`, `+Inf`), so series keep
-    the same identity whichever library a team is used to."""
-    return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
 def escape_label_value(value: str) -> str:
@@ -49,15 +56,29 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _labels(pairs: Sequence[tuple[str, str]]) -> str:
-    if not pairs:
-        return ""
-    return "{" + ",".join(f'{k}="{escape_label_value(v)}"' for k, v in pairs) + "}"
+def _labels(pairs: Iterable[tuple[str, str]]) -> str:
+    text = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in pairs)
+    return "{" + text + "}" if text else ""
+
+
+def _series_order(family: Metric, sample: Sample) -> tuple[tuple[str, ...], int]:
+    """Series sorted by their label values, each histogram's lines in the order Prometheus reads."""
+    values = tuple(v for k, v in sample.labels.items() if k != "le")
+    return values, _SUFFIX_ORDER.get(sample.name.removeprefix(family.name), 0)
+
+
+def _family_lines(family: Metric) -> Iterator[str]:
+    name = family.name + {"counter": "_total", "info": "_info"}.get(family.type, "")
+    kind = _TEXT_TYPES.get(family.type, "untyped" if family.type == "unknown" else family.type)
+    yield f"# HELP {name} {_escape_help(family.documentation)}"
+    yield f"# TYPE {name} {kind}"
+    # Creation times are OpenMetrics' idea; the 0.0.4 text format has no place for them.
+    samples = [s for s in family.samples if s.name != family.name + "_created"]
+    for sample in sorted(samples, key=lambda s: _series_order(family, s)):
+        yield f"{sample.name}{_labels(sample.labels.items())} {_number(sample.value)}"
 
 
 class _Metric:
-    kind = ""
-
     def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
         if not _METRIC_NAME.match(name):
             raise ValueError(f"invalid metric name {name!r}")
@@ -69,7 +90,6 @@ class _Metric:
         self.name = name
         self.documentation = documentation
         self.label_names = tuple(labels)
-        self._lock = threading.Lock()
 
     def _key(self, labels: dict[str, str]) -> tuple[str, ...]:
         if set(labels) != set(self.label_names):
@@ -77,54 +97,53 @@ class _Metric:
             raise ValueError(f"{self.name} takes labels {want}, not {', '.join(labels) or 'none'}")
         return tuple(str(labels[name]) for name in self.label_names)
 
-    def _header(self) -> Iterator[str]:
-        yield f"# HELP {self.name} {_escape_help(self.documentation)}"
-        yield f"# TYPE {self.name} {self.kind}"
-
-    def lines(self) -> Iterator[str]:
-        raise NotImplementedError
+    def _sample(
+        self,
+        collector: prometheus_client.Counter | prometheus_client.Histogram,
+        suffix: str,
+        key: tuple[str, ...],
+    ) -> float:
+        """One sample's current value, read through the public `collect()` (0 if never set)."""
+        wanted = dict(zip(self.label_names, key, strict=True))
+        for family in collector.collect():
+            for sample in family.samples:
+                if sample.name == family.name + suffix and sample.labels == wanted:
+                    return sample.value
+        return 0.0
 
 
 class Counter(_Metric):
     """A value that only goes up, one per combination of label values."""
 
-    kind = "counter"
-
-    def __init__(self, name: str, documentation: str, labels: Sequence[str] = ()) -> None:
+    def __init__(
+        self, name: str, documentation: str, labels: Sequence[str], registry: CollectorRegistry
+    ) -> None:
         super().__init__(name, documentation, labels)
-        self._values: dict[tuple[str, ...], float] = {}
-        if not self.label_names:
-            self._values[()] = 0.0
+        self._counter = prometheus_client.Counter(
+            name, documentation, self.label_names, registry=registry
+        )
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         if amount < 0:
             raise ValueError(f"{self.name} is a counter; it cannot go down by {amount}")
         key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+        (self._counter.labels(*key) if key else self._counter).inc(amount)
 
     def value(self, **labels: str) -> float:
         """The current value for these label values (0 if never counted)."""
-        key = self._key(labels)
-        with self._lock:
-            return self._values.get(key, 0.0)
-
-    def lines(self) -> Iterator[str]:
-        yield from self._header()
-        with self._lock:
-            values = sorted(self._values.items())
-        for key, value in values:
-            pairs = list(zip(self.label_names, key, strict=True))
-            yield f"{self.name}{_labels(pairs)} {_number(value)}"
+        return self._sample(self._counter, "_total", self._key(labels))
 
 
 class Histogram(_Metric):
     """Observations counted into cumulative buckets, with their sum and count."""
 
-    kind = "histogram"
-
     def __init__(
-        self, name: str, documentation: str, buckets: Sequence[float], labels: Sequence[str] = ()
+        self,
+        name: str,
+        documentation: str,
+        buckets: Sequence[float],
+        labels: Sequence[str],
+        registry: CollectorRegistry,
     ) -> None:
         super().__init__(name, documentation, labels)
         if "le" in self.label_names:
@@ -133,73 +152,53 @@ class Histogram(_Metric):
         if not bounds or len(set(bounds)) != len(bounds):
             raise ValueError(f"{name} needs distinct, finite bucket bounds")
         self.buckets = (*bounds, math.inf)
-        # Per label values: the count in each bucket (not cumulative), the sum, the count.
-        self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
-        if not self.label_names:
-            self._series[()] = self._empty()
-
-    def _empty(self) -> tuple[list[int], list[float]]:
-        return [0] * len(self.buckets), [0.0]
+        self._histogram = prometheus_client.Histogram(
+            name, documentation, self.label_names, registry=registry, buckets=self.buckets
+        )
 
     def observe(self, value: float, **labels: str) -> None:
         key = self._key(labels)
-        index = next(i for i, bound in enumerate(self.buckets) if value <= bound)
-        with self._lock:
-            counts, total = self._series.setdefault(key, self._empty())
-            counts[index] += 1
-            total[0] += value
+        (self._histogram.labels(*key) if key else self._histogram).observe(value)
 
     def count(self, **labels: str) -> int:
-        key = self._key(labels)
-        with self._lock:
-            counts, _ = self._series.get(key, self._empty())
-            return sum(counts)
-
-    def lines(self) -> Iterator[str]:
-        yield from self._header()
-        with self._lock:
-            series = sorted((k, (list(c), t[0])) for k, (c, t) in self._series.items())
-        for key, (counts, total) in series:
-            pairs = list(zip(self.label_names, key, strict=True))
-            cumulative = 0
-            for bound, count in zip(self.buckets, counts, strict=True):
-                cumulative += count
-                le = _labels([*pairs, ("le", _bound(bound))])
-                yield f"{self.name}_bucket{le} {cumulative}"
-            yield f"{self.name}_sum{_labels(pairs)} {_number(total)}"
-            yield f"{self.name}_count{_labels(pairs)} {cumulative}"
+        return int(self._sample(self._histogram, "_count", self._key(labels)))
 
 
 class Registry:
-    """Metrics by name, exposed in the order they were made."""
+    """Our metrics (and, with `runtime`, the process's own), exposed in the order they were made."""
 
-    def __init__(self) -> None:
-        self._metrics: dict[str, _Metric] = {}
+    def __init__(self, runtime: bool = False) -> None:
+        self.collectors = CollectorRegistry(auto_describe=True)
+        self._names: set[str] = set()
         self._lock = threading.Lock()
+        if runtime:
+            ProcessCollector(registry=self.collectors)
+            GCCollector(registry=self.collectors)
+            PlatformCollector(registry=self.collectors)
 
-    def _add(self, metric: _Metric) -> None:
+    def _made(self, name: str, make: Callable[[], M]) -> M:
+        # Checked before prometheus_client sees the name, so a clash is told in our own words.
         with self._lock:
-            if metric.name in self._metrics:
-                raise ValueError(f"metric {metric.name} is already registered")
-            self._metrics[metric.name] = metric
+            if name in self._names:
+                raise ValueError(f"metric {name} is already registered")
+            metric = make()
+            self._names.add(name)
+        return metric
 
     def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
-        metric = Counter(name, documentation, labels)
-        self._add(metric)
-        return metric
+        return self._made(name, lambda: Counter(name, documentation, labels, self.collectors))
 
     def histogram(
         self, name: str, documentation: str, buckets: Sequence[float], labels: Sequence[str] = ()
     ) -> Histogram:
-        metric = Histogram(name, documentation, buckets, labels)
-        self._add(metric)
-        return metric
+        return self._made(
+            name, lambda: Histogram(name, documentation, buckets, labels, self.collectors)
+        )
 
     def exposition(self) -> str:
         """Every metric in the text format 0.0.4, ending in a newline."""
-        with self._lock:
-            metrics = list(self._metrics.values())
-        return "".join(line + "\n" for metric in metrics for line in metric.lines())
+        families = self.collectors.collect()
+        return "".join(line + "\n" for family in families for line in _family_lines(family))
 
 
 def timed(histogram: Histogram, call: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -216,7 +215,7 @@ def timed(histogram: Histogram, call: Callable[P, Awaitable[T]]) -> Callable[P, 
     return measured
 
 
-REGISTRY = Registry()
+REGISTRY = Registry(runtime=True)
 
 INCIDENTS_OPENED = REGISTRY.counter(
     "runbook_bot_incidents_opened_total", "Incidents opened, by playbook.", ("playbook",)

@@ -1,4 +1,4 @@
-"""Settings from the environment (the contract in DESIGN.md), and where bundled data lives."""
+"""Settings from the environment variables the bot reads, and where its bundled data lives."""
 
 from __future__ import annotations
 

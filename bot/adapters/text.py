@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from bot.engine.diagnosis import CauseMatch
 from bot.engine.headline import Headline
 from bot.engine.incident import Approval, Incident, StepRun
+from bot.engine.root_causes import CauseMatch
 from bot.executors.base import CheckResult, Preview
 from bot.playbooks.models import (
     CommunicationStep,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.engine import checklist
-from bot.engine.context import template_context
 from bot.engine.core import EngineCore
 from bot.engine.incident import Actor, ChecklistItem, Incident, ManualDone, StatusUpdate
+from bot.engine.template_data import template_context
 from bot.errors import InvalidRequest, NotFound
 from bot.playbooks.models import CommunicationStep, ManualStep
 from bot.redact import redact

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 from bot.config import Config
 from bot.engine.approvals import ApprovalPolicy
-from bot.engine.diagnosis import CauseMatch, suggest_causes
 from bot.engine.incident import BOT, Actor, Approval, Incident
+from bot.engine.root_causes import CauseMatch, suggest_causes
 from bot.engine.runner import ActionRunner
 from bot.errors import ConflictError, InvalidRequest, NotFound
 from bot.executors.base import CheckResult, ReadAction

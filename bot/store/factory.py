@@ -1,4 +1,4 @@
-"""Chooses the store backend from the environment's REDIS_URL."""
+"""Chooses the store backend: Redis when given a URL, else the embedded SQLite file."""
 
 from __future__ import annotations
 

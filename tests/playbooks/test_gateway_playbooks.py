@@ -14,9 +14,9 @@ import yaml
 
 from bot.config import Config
 from bot.drills.kubernetes import list_scenarios
-from bot.engine.context import template_context
-from bot.engine.diagnosis import suggest_causes
 from bot.engine.incident import Incident, StepRun
+from bot.engine.root_causes import suggest_causes
+from bot.engine.template_data import template_context
 from bot.executors.base import Finding
 from bot.executors.params import PLACEHOLDER
 from bot.playbooks.loader import load_playbooks

@@ -14,8 +14,8 @@ from bot.adapters.slack.actions import APPROVE, DENY, REQUEST_FIX, RUN_STEP, But
 from bot.adapters.slack.escape import code_block, escape, inline_code, shorten, truncate
 from bot.adapters.slack.limits import FIELD_TEXT, SECTION_TEXT, Message
 from bot.adapters.slack.parts import MARK, actions, button, context, fields, fit, section, when, who
-from bot.engine.diagnosis import CauseMatch
 from bot.engine.incident import Approval, Incident, StepRun
+from bot.engine.root_causes import CauseMatch
 from bot.executors.base import CheckResult, Finding
 from bot.playbooks.models import DiagnosticStep, FixStep, Playbook
 

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -267,6 +268,24 @@ async def test_metrics_count_a_whole_incident(bot: Bot) -> None:
             "runbook_bot_timer_lateness_seconds": "histogram",
         }.items()
     )
+
+    # prometheus_client's process, GC and platform collectors report on the bot's own process.
+    assert (
+        types.items()
+        >= {
+            "process_cpu_seconds_total": "counter",
+            "process_resident_memory_bytes": "gauge",
+            "process_start_time_seconds": "gauge",
+            "process_open_fds": "gauge",
+            "python_gc_collections_total": "counter",
+            "python_info": "gauge",
+        }.items()
+    )
+    assert after[("process_resident_memory_bytes", frozenset())] > 0
+    assert grew(before, after, "process_cpu_seconds_total") > 0
+    assert after[("process_start_time_seconds", frozenset())] <= time.time()
+    assert grew(before, after, "python_gc_collections_total", generation="0") >= 0
+    assert any(name == "python_info" and value == 1 for (name, _), value in after.items())
 
 
 async def test_metrics_answers_without_slack_or_a_signature(bot: Bot) -> None:

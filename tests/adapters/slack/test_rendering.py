@@ -40,9 +40,9 @@ from bot.adapters.slack.limits import (
     validate_view,
 )
 from bot.adapters.slack.views import resolve_modal, status_modal
-from bot.engine.diagnosis import suggest_causes
 from bot.engine.headline import headline
 from bot.engine.incident import Actor, Approval, Incident, ManualDone, StepRun
+from bot.engine.root_causes import suggest_causes
 from bot.executors.base import CheckResult, Finding, Preview
 from bot.playbooks.loader import load_playbooks
 from bot.playbooks.models import Playbook
