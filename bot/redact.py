@@ -29,6 +29,9 @@ _ASSIGNMENT = re.compile(
 )
 _QUOTED = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
 _REST_OF_LINE = re.compile(r"[^\r\n]+")
+# Code in a stack trace (`secret = os.environ['SESSION_SECRET']`) names where a value comes
+# from; it is not the value.
+_LOOKUP = re.compile(r"[A-Za-z_][\w.]*(?:\(\)|[\[(]['\"]?[A-Z][A-Z0-9_]*['\"]?[\])])[ \t]*")
 # The password of a URL runs to the last `@` of its token: passwords may hold `@` and `/`.
 _URL_PASSWORD = re.compile(
     r"(?P<head>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,30}://[^/\s:@\"'<>|]{0,256}:)"
@@ -104,7 +107,7 @@ def _mask_assignments(text: str) -> str:
             pos = search_from = quoted.end()
             continue
         rest = _REST_OF_LINE.match(text, start)
-        if rest is None or rest.group().strip() in ("", MASK):
+        if rest is None or rest.group().strip() in ("", MASK) or _LOOKUP.fullmatch(rest.group()):
             search_from = start
             continue
         out += [text[pos:start], MASK]
