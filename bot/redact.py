@@ -19,6 +19,8 @@ MASK = "[redacted]"
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "webhook", "credential")
 _SECRET_NAMES = frozenset({"pwd", "pass", "salt", "auth", "authorization", "dsn", "cookie"})
+# Plurals name a list of secrets ("Missing/invalid secrets: ..."), never hold one.
+_LIST_WORDS = frozenset({"secrets", "tokens", "passwords"})
 _KEY_KINDS = frozenset({"access", "private", "signing", "session", "secret", "api", "encryption"})
 
 # `name<sep>value` on one line; the name starts at a word boundary and is bounded in length, so
@@ -52,7 +54,7 @@ _lock = threading.Lock()
 
 def is_sensitive_name(name: str) -> bool:
     """True for names like DB_PASSWORD, apiKey, SESSION_SECRET, hmac.key, SALT, webhook_url."""
-    words = [w.lower() for w in _WORD.findall(name)]
+    words = [w for w in (w.lower() for w in _WORD.findall(name)) if w not in _LIST_WORDS]
     if any(part in word for word in words for part in _SECRET_WORDS):
         return True
     if any(word in _SECRET_NAMES or word.startswith("hmac") for word in words):

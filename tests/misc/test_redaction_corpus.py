@@ -122,6 +122,7 @@ HARMLESS: list[str] = [
     "LOG_LEVEL=info",
     "cache key=user:42 hit",
     "monkey: banana",
+    "• Missing/invalid secrets: the crash log reports something missing",
     "tokens_per_second 1234.5",
 ]
 
