@@ -57,7 +57,11 @@ def is_sensitive_name(name: str) -> bool:
     words = [w for w in (w.lower() for w in _WORD.findall(name)) if w not in _LIST_WORDS]
     if any(part in word for word in words for part in _SECRET_WORDS):
         return True
-    if any(word in _SECRET_NAMES or word.startswith("hmac") for word in words):
+    # Run-together names: requirepass, masterauth, hmacsha256.
+    if any(
+        word in _SECRET_NAMES or word.startswith("hmac") or word.endswith(("pass", "auth"))
+        for word in words
+    ):
         return True
     if len(words) > 1 and words[-1] in ("key", "keys"):
         return True

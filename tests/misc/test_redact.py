@@ -99,6 +99,8 @@ def test_a_log_header_after_a_secret_name_is_not_garbled() -> None:
         "DB_PASSWD",
         "PWD",
         "JWT_SECRET",
+        "requirepass",
+        "masterauth",
     ],
 )
 def test_sensitive_names(name: str) -> None:
@@ -106,7 +108,7 @@ def test_sensitive_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["LOG_LEVEL", "KeyError", "monkey", "DATABASE_HOST", "key", "PORT"]
+    "name", ["author", "passed", "LOG_LEVEL", "KeyError", "monkey", "DATABASE_HOST", "key", "PORT"]
 )
 def test_ordinary_names(name: str) -> None:
     assert redact_value(name, "plain-value") == "plain-value"
