@@ -43,12 +43,13 @@ def exception_line(exc_info: ExcInfo) -> str:
     if kind is None or exc is None:
         return ""
     reason = " ".join(str(exc).split())
-    text = f"{kind.__name__}: {reason}" if reason else kind.__name__
+    # Redacted before the place is added: a masked value runs to the end of the text.
+    text = redact(f"{kind.__name__}: {reason}" if reason else kind.__name__)
     frames = traceback.extract_tb(tb)
     if frames:
         last = frames[-1]
         text += f" ({last.filename}:{last.lineno} in {last.name})"
-    return redact(text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):

@@ -8,7 +8,6 @@ from bot.engine.incident import Actor, ChecklistItem, Incident, ManualDone, Stat
 from bot.engine.template_data import template_context
 from bot.errors import InvalidRequest, NotFound
 from bot.playbooks.models import CommunicationStep, ManualStep
-from bot.redact import redact
 
 
 class CommunicationFlow(EngineCore):
@@ -98,7 +97,7 @@ class CommunicationFlow(EngineCore):
 
     async def assign_item(self, incident_id: str, key: str, owner: str, actor: Actor) -> Incident:
         """Give a post-incident task an owner (an empty owner unassigns it)."""
-        owner = redact(" ".join(owner.split())[:100])
+        owner = " ".join(owner.split())[:100]
 
         def change(incident: Incident) -> None:
             _, text = checklist.find(self.playbook_for(incident), key)

@@ -12,6 +12,7 @@ from typing import TypeVar
 from bot.config import Config
 from bot.engine.approvals import ApprovalPolicy
 from bot.engine.incident import BOT, Actor, Approval, Incident
+from bot.engine.redaction import redact_incident
 from bot.engine.root_causes import CauseMatch, suggest_causes
 from bot.engine.runner import ActionRunner
 from bot.errors import ConflictError, InvalidRequest, NotFound
@@ -144,9 +145,11 @@ class EngineCore:
                 if record is None:
                     raise NotFound(f"no incident {incident_id}")
                 incident = Incident.model_validate_json(record.body)
+                stored = len(incident.timeline), len(incident.status_updates)
                 result = change(incident)
                 if actor.id != BOT.id and incident.acknowledged_at is None:
                     incident.acknowledged_at = self.clock()
+                redact_incident(incident, stored)
                 body = incident.model_dump_json()
                 try:
                     await self.store.replace(

@@ -7,10 +7,10 @@ from bot.engine.diagnostics import DiagnosticsFlow
 from bot.engine.escalation import EscalationFlow
 from bot.engine.fixes import FixFlow
 from bot.engine.incident import BOT, Actor, Incident
+from bot.engine.redaction import redact_incident
 from bot.errors import InvalidRequest, NotFound
 from bot.logs import working_on
 from bot.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED
-from bot.redact import redact
 from bot.store.base import Record
 
 
@@ -39,7 +39,7 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
             id=incident_id,
             playbook_id=playbook.id,
             service=service,
-            summary=redact(summary.strip()[:500]),
+            summary=summary.strip()[:500],
             severity=playbook.severity,
             opened_at=now,
             opened_by=opened_by.label,
@@ -51,6 +51,7 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
             f"{playbook.title} for {service}"
             + (f": {incident.summary}" if incident.summary else ""),
         )
+        redact_incident(incident)
         await self.store.insert(Record(incident.id, incident.status, 1, incident.model_dump_json()))
         INCIDENTS_OPENED.inc(playbook=incident.playbook_id)
         self._changed(incident)
@@ -118,6 +119,6 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
         """Record something that happened outside the bot, e.g. the alert resolving."""
 
         def change(incident: Incident) -> None:
-            incident.record(self.clock(), actor, event, redact(text.strip()[:500]))
+            incident.record(self.clock(), actor, event, text.strip()[:500])
 
         return (await self._mutate(incident_id, change, actor))[0]

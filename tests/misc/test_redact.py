@@ -47,3 +47,68 @@ def test_long_unbroken_text_is_handled() -> None:
     masked = redact(blob)
     assert "password=[redacted]" in masked
     assert masked.startswith("QUJDQUJD")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Token tok-SECRET", "Authorization: [redacted]"),
+        ('password = "two words"', 'password = "[redacted]"'),
+        ('{"password": "a,SECRET"}', '{"password": "[redacted]"}'),
+        ("redis://:p@ssSECRET@h", "redis://:[redacted]@h"),
+        ("postgresql://u:pa/SECRET@h", "postgresql://u:[redacted]@h"),
+        ("AccountKey=SECRETAZURE==;", "AccountKey=[redacted]"),
+        ("STRIPE_KEY=sk_live_4eC39HqLyjWDarjtT1zdp7dc", "STRIPE_KEY=[redacted]"),
+        ("using ghp_abcdefghijklmnopqrstuvwxyz0123456789 now", "using [redacted] now"),
+        ("key id AKIAIOSFODNN7EXAMPLE in use", "key id [redacted] in use"),
+        (
+            "got eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+            "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end",
+            "got [redacted] end",
+        ),
+        (
+            "posting to https://hooks.slack.com/services/T0ABCDEFG/B0ABCDEFG/SlAcKhOoKsEcReT0123456",
+            "posting to [redacted]",
+        ),
+    ],
+)
+def test_whole_secrets_are_masked(text: str, expected: str) -> None:
+    # Each of these once kept its tail: "[redacted] tok-SECRET", "[redacted],SECRET", ...
+    assert redact(text) == expected
+
+
+def test_a_log_header_after_a_secret_name_is_not_garbled() -> None:
+    text = "KeyError: 'SESSION_SECRET'\n\n==> pod/api-gateway-7d9f8b6c5-x2x7k container gateway <=="
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "API_KEY",
+        "STRIPE_KEY",
+        "ENCRYPTION_KEY",
+        "SALT",
+        "hmac.key",
+        "HMAC_SHA256",
+        "webhook_url",
+        "SLACK_WEBHOOK",
+        "credentials",
+        "AccountKey",
+        "refreshToken",
+        "DB_PASSWD",
+        "PWD",
+        "JWT_SECRET",
+        "requirepass",
+        "masterauth",
+    ],
+)
+def test_sensitive_names(name: str) -> None:
+    assert redact_value(name, "plain-value") == MASK
+
+
+@pytest.mark.parametrize(
+    "name", ["author", "passed", "LOG_LEVEL", "KeyError", "monkey", "DATABASE_HOST", "key", "PORT"]
+)
+def test_ordinary_names(name: str) -> None:
+    assert redact_value(name, "plain-value") == "plain-value"
