@@ -11,9 +11,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 
-from bot.adapters.slack.escape import escape
 from bot.adapters.slack.identity import Identities
-from bot.adapters.slack.limits import Message
+from bot.adapters.slack.rendering.escape import escape
+from bot.adapters.slack.rendering.limits import Message
 from bot.adapters.slack.rooms import CHANNEL, THREAD, Rooms
 from bot.config import Config
 from bot.engine.engine import Engine

@@ -21,9 +21,9 @@ from bot.adapters.slack.actions import (
     STATUS_TEXT,
     STATUS_VIEW,
 )
-from bot.adapters.slack.escape import shorten, truncate
-from bot.adapters.slack.limits import INPUT_INITIAL, SECTION_TEXT
-from bot.adapters.slack.parts import section
+from bot.adapters.slack.rendering.escape import shorten, truncate
+from bot.adapters.slack.rendering.limits import INPUT_INITIAL, SECTION_TEXT
+from bot.adapters.slack.rendering.parts import section
 
 __all__ = ["View", "resolve_modal", "status_modal"]
 
