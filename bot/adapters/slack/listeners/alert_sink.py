@@ -11,7 +11,7 @@ from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext
 from bot.adapters.slack.listeners.interactions import report_runs
 from bot.adapters.slack.rendering.escape import escape
-from bot.adapters.slack.rendering.limits import Message
+from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import actions as actions_block
 from bot.adapters.slack.rendering.parts import button, section
 from bot.adapters.slack.rooms import CHANNEL, STAGE

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.rendering import blocks, modals
 from bot.adapters.slack.rendering.escape import escape
-from bot.adapters.slack.rendering.limits import Message
+from bot.adapters.slack.rendering.message import Message
 from bot.engine.headline import headline
 from bot.errors import BotError
 

@@ -8,7 +8,7 @@ from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message
 from bot.adapters.slack.rendering.escape import escape
-from bot.adapters.slack.rendering.limits import Message
+from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import actions as actions_block
 from bot.adapters.slack.rendering.parts import button, context, section
 from bot.adapters.slack.rooms import CHANNEL

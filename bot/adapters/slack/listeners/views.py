@@ -1,4 +1,5 @@
-"""The status-update and resolve modals: open, re-render on template change, submit."""
+"""Listeners for the status-update and resolve modals: open, re-render on a template change,
+and submit (post the update, or resolve and post the summary and checklists)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from bot.adapters.slack.rendering.escape import (
     shorten,
     truncate,
 )
-from bot.adapters.slack.rendering.limits import Message
+from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import (
     SEVERITY,
     actions,

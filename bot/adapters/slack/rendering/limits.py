@@ -1,45 +1,28 @@
-"""The limits Slack enforces on messages and modals, checked before anything is sent."""
+"""Slack's size limits that rendering fits text into, and the checks slack_sdk leaves to us.
+
+`to_dict()` already enforces each block's own limits (section text, fields per section, header
+and button text, button values, elements per actions block, blocks per view); Slack also refuses
+what is checked here: more than 50 blocks in a message, a repeated block or action id, a long
+section field or input value, empty text, empty or oversized fallback text.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-MAX_BLOCKS = 50
+from bot.adapters.slack.rendering.message import MAX_BLOCKS, Message
+
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000
-MAX_FIELDS = 10
 HEADER_TEXT = 150
 BUTTON_TEXT = 75
-BUTTON_VALUE = 2000
-ACTION_ELEMENTS = 25
 MESSAGE_TEXT = 40000
-VIEW_BLOCKS = 100
 INPUT_INITIAL = 3000
-
-
-@dataclass(frozen=True)
-class Message:
-    """A message ready to post: blocks plus the fallback text notifications and old clients show."""
-
-    text: str
-    blocks: list[Block]
-
-
-def split(message: Message) -> list[Message]:
-    """Messages of at most MAX_BLOCKS blocks each, in order, all with the same fallback text."""
-    blocks = message.blocks
-    if len(blocks) <= MAX_BLOCKS:
-        return [message]
-    return [
-        Message(message.text, blocks[start : start + MAX_BLOCKS])
-        for start in range(0, len(blocks), MAX_BLOCKS)
-    ]
 
 
 def validate(message: Message) -> None:
@@ -59,10 +42,7 @@ def validate_view(view: View) -> None:
         view.validate_json()
     except SlackObjectFormationError as err:
         raise ValueError(f"view: {err}") from None
-    blocks = view.blocks or []
-    if len(blocks) > VIEW_BLOCKS:
-        raise ValueError(f"a view holds at most {VIEW_BLOCKS} blocks, not {len(blocks)}")
-    _check_blocks(blocks)
+    _check_blocks(view.blocks or [])
 
 
 def _check_blocks(blocks: Sequence[Block]) -> None:
@@ -84,42 +64,18 @@ def _check_blocks(blocks: Sequence[Block]) -> None:
 
 
 def _block_problem(block: dict[str, Any]) -> str | None:
-    kind = block["type"]
-    if kind == "section":
-        if len(block.get("text", {}).get("text", "")) > SECTION_TEXT:
-            return f"section text exceeds {SECTION_TEXT} characters"
-        fields = block.get("fields", [])
-        if len(fields) > MAX_FIELDS:
-            return f"a section holds at most {MAX_FIELDS} fields"
-        if any(len(f["text"]) > FIELD_TEXT for f in fields):
-            return f"a section field exceeds {FIELD_TEXT} characters"
-    if kind == "header" and len(block["text"]["text"]) > HEADER_TEXT:
-        return f"header text exceeds {HEADER_TEXT} characters"
-    if kind == "actions":
-        elements = block["elements"]
-        if len(elements) > ACTION_ELEMENTS:
-            return f"an actions block holds at most {ACTION_ELEMENTS} elements"
-        ids = [e["action_id"] for e in elements if "action_id" in e]
+    if any(len(f["text"]) > FIELD_TEXT for f in block.get("fields", [])):
+        return f"a section field exceeds {FIELD_TEXT} characters"
+    if block["type"] == "actions":
+        ids = [e["action_id"] for e in block["elements"] if "action_id" in e]
         if len(ids) != len(set(ids)):
             return "duplicate action_id in one actions block"
     for node in _nodes(block):
-        problem = _node_problem(node)
-        if problem:
-            return problem
-    return None
-
-
-def _node_problem(node: dict[str, Any]) -> str | None:
-    kind = node.get("type")
-    if kind in ("plain_text", "mrkdwn") and not str(node.get("text", "")).strip():
-        return f"empty {kind} text"
-    if kind == "button":
-        if len(node["text"]["text"]) > BUTTON_TEXT:
-            return f"button text exceeds {BUTTON_TEXT} characters"
-        if len(node.get("value", "")) > BUTTON_VALUE:
-            return f"button value exceeds {BUTTON_VALUE} characters"
-    if kind == "plain_text_input" and len(node.get("initial_value", "")) > INPUT_INITIAL:
-        return f"plain_text_input initial_value exceeds {INPUT_INITIAL} characters"
+        kind = node.get("type")
+        if kind in ("plain_text", "mrkdwn") and not str(node.get("text", "")).strip():
+            return f"empty {kind} text"
+        if kind == "plain_text_input" and len(node.get("initial_value", "")) > INPUT_INITIAL:
+            return f"plain_text_input initial_value exceeds {INPUT_INITIAL} characters"
     return None
 
 

@@ -1,4 +1,4 @@
-"""The status-update and resolve modals."""
+"""The status-update and resolve modals as Slack views: prefilled, previewed, within limits."""
 
 from __future__ import annotations
 

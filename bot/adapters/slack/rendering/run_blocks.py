@@ -12,7 +12,8 @@ from slack_sdk.models.blocks import (
 
 from bot.adapters.slack.actions import APPROVE, DENY, REQUEST_FIX, RUN_STEP, ButtonValue
 from bot.adapters.slack.rendering.escape import code_block, escape, inline_code, shorten, truncate
-from bot.adapters.slack.rendering.limits import FIELD_TEXT, SECTION_TEXT, Message
+from bot.adapters.slack.rendering.limits import FIELD_TEXT, SECTION_TEXT
+from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import (
     MARK,
     actions,

@@ -22,7 +22,7 @@ from bot.adapters.slack.rendering.escape import (
     shorten,
     truncate,
 )
-from bot.adapters.slack.rendering.limits import Message, split
+from bot.adapters.slack.rendering.message import Message, split
 from bot.adapters.slack.rendering.parts import MARK, actions, button, context, header, section, who
 from bot.engine.incident import Incident
 from bot.playbooks.models import (
