@@ -112,18 +112,6 @@ def build_slack(
     return SlackAdapter(app=app, notifier=SlackNotifier(ctx))
 
 
-def build_slack_app(
-    engine: Engine,
-    config: Config,
-    settings: Settings,
-    *,
-    socket_mode: bool = False,
-    session: aiohttp.ClientSession | None = None,
-) -> AsyncApp:
-    """The Bolt app alone, for callers that run no timers."""
-    return build_slack(engine, config, settings, socket_mode=socket_mode, session=session).app
-
-
 def room_reporter(ctx: SlackContext) -> Reporter:
     """Tells the incident's room when the status page or pager could not be reached."""
 

@@ -30,15 +30,8 @@ from bot.adapters.slack.rendering.blocks import (
     timeline_text,
 )
 from bot.adapters.slack.rendering.escape import code_block, escape, inline_code, mention, truncate
-from bot.adapters.slack.rendering.limits import (
-    INPUT_INITIAL,
-    MAX_BLOCKS,
-    SECTION_TEXT,
-    Message,
-    split,
-    validate,
-    validate_view,
-)
+from bot.adapters.slack.rendering.limits import INPUT_INITIAL, SECTION_TEXT, validate, validate_view
+from bot.adapters.slack.rendering.message import MAX_BLOCKS, Message, split
 from bot.adapters.slack.rendering.modals import resolve_modal, status_modal
 from bot.engine.diagnosis import suggest_causes
 from bot.engine.headline import headline

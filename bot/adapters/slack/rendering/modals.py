@@ -81,15 +81,7 @@ def status_modal(
         ),
         section("*Preview*\n" + (shorten(preview, SECTION_TEXT - 20) or "_empty_")),
     ]
-    return View(
-        type="modal",
-        callback_id=STATUS_VIEW,
-        private_metadata=incident_id,
-        title=_plain("Status update"),
-        submit=_plain("Post"),
-        close=_plain("Cancel"),
-        blocks=blocks,
-    )
+    return _modal(STATUS_VIEW, incident_id, "Status update", "Post", blocks)
 
 
 def resolve_modal(incident_id: str, root_cause: str = "", resolution: str = "") -> View:
@@ -98,12 +90,19 @@ def resolve_modal(incident_id: str, root_cause: str = "", resolution: str = "") 
         _text_input(RESOLVE_CAUSE, "Root cause", root_cause, "What caused the outage?"),
         _text_input(RESOLVE_RESOLUTION, "Resolution", resolution, "What fixed it?"),
     ]
+    return _modal(RESOLVE_VIEW, incident_id, "Resolve incident", "Resolve", blocks)
+
+
+def _modal(
+    callback_id: str, incident_id: str, title: str, submit: str, blocks: list[Block]
+) -> View:
+    """A modal about one incident, which its submission handler reads from private_metadata."""
     return View(
         type="modal",
-        callback_id=RESOLVE_VIEW,
+        callback_id=callback_id,
         private_metadata=incident_id,
-        title=_plain("Resolve incident"),
-        submit=_plain("Resolve"),
+        title=_plain(title),
+        submit=_plain(submit),
         close=_plain("Cancel"),
         blocks=blocks,
     )

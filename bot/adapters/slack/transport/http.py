@@ -72,6 +72,7 @@ class RefuseReplays(AsyncMiddleware):
         *,
         req: AsyncBoltRequest,
         resp: BoltResponse,
+        # Bolt calls it with this keyword, shadowing the builtin.
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse:
         signature = req.headers.get("x-slack-signature", [""])[0]
