@@ -16,11 +16,11 @@ import re
 import sys
 
 import aiohttp
-from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot.adapters.slack.client import web_client
-from bot.adapters.slack.server import EVENTS_PATH, listening, required, until_signalled, web_app
+from bot.adapters.slack.factory import bolt_app, slack_tokens
+from bot.adapters.slack.transport.http import EVENTS_PATH
+from bot.adapters.web import listening, until_signalled, web_app
 from bot.app import running_engine
 from bot.config import load_config
 from bot.settings import Settings
@@ -32,13 +32,13 @@ async def ack_only(ack: AsyncAck) -> None:
 
 async def serve_bare(settings: Settings, host: str, port: int) -> None:
     """Serves the ack-only app until SIGTERM or SIGINT, announcing the port as `serve` does."""
-    signing_secret = required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
+    tokens = slack_tokens(settings)
     config = load_config(settings.config_path)
     async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
-        bolt = AsyncApp(client=web_client(settings, session), signing_secret=signing_secret)
+        bolt = bolt_app(settings, tokens, engine.store, session)
         bolt.command("/incident")(ack_only)
         bolt.action(re.compile(".*"))(ack_only)
-        app = web_app(bolt, engine, signing_secret=signing_secret)
+        app = web_app(bolt, engine, slack_events=True)
         async with listening(app, host, port) as bound:
             print(f"runbook-bot: Slack over HTTP on {host}:{bound}{EVENTS_PATH}", file=sys.stderr)
             gc.freeze()  # as `serve` does

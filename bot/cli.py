@@ -133,10 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_drill(settings, args))
         if args.command == "console":
             return asyncio.run(_console(settings, args))
-        if args.command == "serve":
-            return asyncio.run(_serve(settings, args))
-        if args.command == "socket":
-            return asyncio.run(_socket(settings, args))
+        if args.command in ("serve", "socket"):
+            return asyncio.run(_slack(settings, args, socket_mode=args.command == "socket"))
         if args.command == "sandbox":
             return _sandbox(args)
     except PlaybookError:
@@ -209,28 +207,14 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
             return await console.run()
 
 
-async def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.adapters.slack.server import required, serve
+async def _slack(settings: Settings, args: argparse.Namespace, socket_mode: bool) -> int:
+    from bot.adapters.slack.factory import run, slack_tokens
 
-    required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
-    required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
+    # Before the playbooks are read, so a missing token is the first thing said.
+    tokens = slack_tokens(settings, socket_mode=socket_mode)
     _refuse_invalid_playbooks(settings)
-    await serve(
-        settings, load_config(settings.config_path), args.host, args.port, args.shutdown_grace
-    )
-    return 0
-
-
-async def _socket(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.adapters.slack.server import required
-    from bot.adapters.slack.socket import run_socket_mode
-
-    required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
-    required(settings.slack_app_token, "SLACK_APP_TOKEN")
-    _refuse_invalid_playbooks(settings)
-    await run_socket_mode(
-        settings, load_config(settings.config_path), args.host, args.port, args.shutdown_grace
-    )
+    config = load_config(settings.config_path)
+    await run(settings, config, tokens, args.host, args.port, args.shutdown_grace)
     return 0
 
 

@@ -92,16 +92,6 @@ class AlertListener(Protocol):
     async def alert_resolved(self, incident: Incident) -> None: ...
 
 
-class LoggingListener:
-    """For a bot without Slack: the incident is opened and logged, nothing is posted."""
-
-    async def alert_opened(self, incident: Incident, summary: str) -> None:
-        log.warning("%s opened by an alert: %s", incident.id, redact(summary))
-
-    async def alert_resolved(self, incident: Incident) -> None:
-        log.warning("the alert of %s has resolved", incident.id)
-
-
 def _unauthorized(text: str, config: AlertsConfig) -> web.Response:
     headers: CIMultiDict[str] = CIMultiDict()
     if config.bearer_token or not config.password:

@@ -332,10 +332,6 @@ def _one(args: list[str], usage: str) -> str:
     return args[0]
 
 
-def _contacts(contacts: EscalationContact | None) -> str:
-    return ", ".join(contacts.notify) if contacts and contacts.notify else "no contacts configured"
-
-
 def _number(text: str, what: str) -> int:
     if not text.isdigit():
         raise InvalidRequest(f"{what} must be a whole number, not '{text[:20]}'")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 from bot.engine.headline import Headline
 from bot.engine.incident import Approval, Incident, StepRun
 from bot.engine.root_causes import CauseMatch
@@ -145,7 +143,3 @@ def render_timeline(incident: Incident) -> str:
         for e in incident.timeline
     ]
     return f"Timeline of {incident.id}:\n" + "\n".join(rows)
-
-
-def wrap(text: str) -> str:
-    return "\n".join(textwrap.fill(p, 100) if p else "" for p in text.splitlines())

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from bot.adapters.alerts import AlertWebhook
-from bot.adapters.slack.alert_sink import SlackAlertSink
-from bot.adapters.slack.app import build_slack
-from bot.adapters.slack.server import listening, web_app
+from bot.adapters.slack.factory import build_slack
+from bot.adapters.slack.listeners.alert_sink import SlackAlertSink
+from bot.adapters.web import listening, web_app
 from bot.app import running_engine
 from bot.config import AlertsConfig, Channels, Config, ServiceBinding
 from bot.drills.kubernetes import Sandbox

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.inflight import InFlight
 from bot.adapters.slack import actions
-from bot.adapters.slack.server import listening, web_app
+from bot.adapters.web import listening, web_app
 from bot.app import running_engine
 from bot.config import Config, load_config
 from bot.drills.kubernetes import Sandbox
@@ -400,7 +400,7 @@ async def test_drain_waits_for_work_after_the_ack_and_refuses_new_requests(
 ) -> None:
     slow = SlowListeners(api)
     inflight = InFlight()
-    app = web_app(slow.app, sqlite_engine, signing_secret=SECRET, inflight=inflight)
+    app = web_app(slow.app, sqlite_engine, slack_events=True, inflight=inflight)
     async with (
         listening(app, "127.0.0.1", 0) as port,
         inflight.tracking(),
@@ -434,7 +434,7 @@ async def test_drain_cancels_work_still_running_at_its_bound(
 ) -> None:
     slow = SlowListeners(api)
     inflight = InFlight()
-    app = web_app(slow.app, sqlite_engine, signing_secret=SECRET, inflight=inflight)
+    app = web_app(slow.app, sqlite_engine, slack_events=True, inflight=inflight)
     async with (
         listening(app, "127.0.0.1", 0) as port,
         inflight.tracking(),

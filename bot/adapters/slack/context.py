@@ -11,10 +11,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 
-from bot.adapters.slack.escape import escape
 from bot.adapters.slack.identity import Identities
-from bot.adapters.slack.limits import Message
-from bot.adapters.slack.rooms import CHANNEL, THREAD, Rooms
+from bot.adapters.slack.rendering.escape import escape
+from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.rooms import CHANNEL, Rooms
 from bot.config import Config
 from bot.engine.engine import Engine
 from bot.engine.incident import Incident
@@ -88,10 +88,6 @@ def markup_message(mrkdwn: str) -> Message:
     """A message whose markup the bot wrote itself (mentions it means); callers escape the rest."""
     safe = mrkdwn[:2900] or "(empty)"
     return Message(text=safe[:300], blocks=[SectionBlock(text=MarkdownTextObject(text=safe))])
-
-
-def room_of(incident: Incident) -> tuple[str, str | None]:
-    return incident.links[CHANNEL], incident.links.get(THREAD)
 
 
 def field(values: dict[str, Any], action_id: str) -> Any:

@@ -9,8 +9,8 @@ import re
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack import blocks
-from bot.adapters.slack.limits import Message, split
+from bot.adapters.slack.rendering import blocks
+from bot.adapters.slack.rendering.message import Message, split
 from bot.config import Config
 from bot.engine.engine import Engine
 from bot.engine.headline import Headline, headline

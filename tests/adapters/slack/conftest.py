@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.adapters.slack.app import build_slack_app
-from bot.adapters.slack.server import listening, web_app
+from bot.adapters.slack.factory import build_slack
+from bot.adapters.web import listening, web_app
 from bot.app import running_engine
 from bot.config import Channels, Config, ServiceBinding
 from bot.drills.kubernetes import Sandbox
@@ -146,8 +146,8 @@ async def slack_bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[SlackBot]
             channels=Channels(incidents="C0GENERAL"),
         )
         async with running_engine(settings, config) as engine:
-            bolt = build_slack_app(engine, config, settings)
-            app = web_app(bolt, engine, signing_secret=SIGNING_SECRET)
+            bolt = build_slack(engine, config, settings).app
+            app = web_app(bolt, engine, slack_events=True)
             async with listening(app, "127.0.0.1", 0) as port, aiohttp.ClientSession() as session:
                 yield SlackBot(
                     api, engine, sandbox, f"http://127.0.0.1:{port}/slack/events", session

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from bot.adapters.slack import actions
-from bot.adapters.slack.app import build_slack
-from bot.adapters.slack.server import listening, web_app
+from bot.adapters.slack.factory import build_slack
+from bot.adapters.web import listening, web_app
 from bot.app import running_engine
 from bot.config import Channels, Config, ServiceBinding
 from bot.drills.kubernetes import Sandbox
@@ -33,7 +33,6 @@ from tests.adapters.slack.conftest import (
     BOB,
     CAROL,
     REPO,
-    SIGNING_SECRET,
     SlackBot,
     bot_settings,
 )
@@ -120,7 +119,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
             )
             async with running_engine(settings, config) as engine:
                 slack = build_slack(engine, config, settings)
-                app = web_app(slack.app, engine, signing_secret=SIGNING_SECRET)
+                app = web_app(slack.app, engine, slack_events=True)
                 async with (
                     Scheduler(engine, slack.notifier, owner="test-metrics"),
                     listening(app, "127.0.0.1", 0) as port,

@@ -12,14 +12,14 @@ import aiohttp
 import pytest
 
 from bot.adapters.slack import actions
-from bot.adapters.slack.app import build_slack
-from bot.adapters.slack.server import listening, web_app
+from bot.adapters.slack.factory import build_slack
+from bot.adapters.web import listening, web_app
 from bot.app import running_engine
 from bot.config import Channels, Config, EscalationContact, ServiceBinding
 from bot.drills.kubernetes import Sandbox
 from bot.engine.incident import Actor
 from bot.engine.scheduler import Scheduler
-from tests.adapters.slack.conftest import ALICE, BOB, REPO, SIGNING_SECRET, SlackBot, bot_settings
+from tests.adapters.slack.conftest import ALICE, BOB, REPO, SlackBot, bot_settings
 from tests.adapters.slack.test_flow import _open
 from tests.support.slack_api import SlackApiStandIn
 
@@ -50,7 +50,7 @@ async def timed_bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[SlackBot]
         )
         async with running_engine(settings, config) as engine, aiohttp.ClientSession() as http:
             slack = build_slack(engine, config, settings)
-            app = web_app(slack.app, engine, signing_secret=SIGNING_SECRET)
+            app = web_app(slack.app, engine, slack_events=True)
             async with (
                 Scheduler(engine, slack.notifier, owner="test"),
                 listening(app, "127.0.0.1", 0) as port,

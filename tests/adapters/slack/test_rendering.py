@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 
 from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
-from bot.adapters.slack.blocks import (
+from bot.adapters.slack.rendering.blocks import (
     announcement_message,
     approval_message,
     headline_message,
@@ -29,17 +29,10 @@ from bot.adapters.slack.blocks import (
     stage_messages,
     timeline_text,
 )
-from bot.adapters.slack.escape import code_block, escape, inline_code, mention, truncate
-from bot.adapters.slack.limits import (
-    INPUT_INITIAL,
-    MAX_BLOCKS,
-    SECTION_TEXT,
-    Message,
-    split,
-    validate,
-    validate_view,
-)
-from bot.adapters.slack.views import resolve_modal, status_modal
+from bot.adapters.slack.rendering.escape import code_block, escape, inline_code, mention, truncate
+from bot.adapters.slack.rendering.limits import INPUT_INITIAL, SECTION_TEXT, validate, validate_view
+from bot.adapters.slack.rendering.message import MAX_BLOCKS, Message, split
+from bot.adapters.slack.rendering.modals import resolve_modal, status_modal
 from bot.engine.headline import headline
 from bot.engine.incident import Actor, Approval, Incident, ManualDone, StepRun
 from bot.engine.root_causes import suggest_causes

@@ -14,9 +14,16 @@ from bot.adapters.slack.actions import (
     VERIFY,
     ButtonValue,
 )
-from bot.adapters.slack.escape import code_block, escape, inline_code, mention, shorten, truncate
-from bot.adapters.slack.limits import Message, split
-from bot.adapters.slack.parts import MARK, actions, button, context, header, section, who
+from bot.adapters.slack.rendering.escape import (
+    code_block,
+    escape,
+    inline_code,
+    mention,
+    shorten,
+    truncate,
+)
+from bot.adapters.slack.rendering.message import Message, split
+from bot.adapters.slack.rendering.parts import MARK, actions, button, context, header, section, who
 from bot.engine.incident import Incident
 from bot.playbooks.models import (
     CommunicationStep,

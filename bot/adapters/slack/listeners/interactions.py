@@ -8,12 +8,14 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.slack import actions, blocks, checklists, nudges, views
+from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message, text_message
-from bot.adapters.slack.escape import escape
+from bot.adapters.slack.listeners import checklists, nudges
+from bot.adapters.slack.listeners.views import open_status_modal
+from bot.adapters.slack.rendering import blocks, modals
+from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rooms import APPROVAL
-from bot.adapters.slack.status import open_status_modal
 from bot.engine.incident import Actor, Incident, StepRun, TimerKind
 from bot.errors import InvalidRequest
 
@@ -211,7 +213,7 @@ async def _resolve_modal(
     ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
 ) -> None:
     await ctx.rooms.client.views_open(
-        trigger_id=str(body["trigger_id"]), view=views.resolve_modal(incident.id)
+        trigger_id=str(body["trigger_id"]), view=modals.resolve_modal(incident.id)
     )
 
 

@@ -17,8 +17,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.adapters.slack.actions import ButtonValue
-from bot.adapters.slack.escape import is_user_id, mention, truncate
-from bot.adapters.slack.limits import BUTTON_TEXT, FIELD_TEXT, HEADER_TEXT, MAX_BLOCKS, SECTION_TEXT
+from bot.adapters.slack.rendering.escape import is_user_id, mention, truncate
+from bot.adapters.slack.rendering.limits import BUTTON_TEXT, FIELD_TEXT, HEADER_TEXT, SECTION_TEXT
+from bot.adapters.slack.rendering.message import MAX_BLOCKS
 from bot.engine.incident import Actor
 
 MARK = {

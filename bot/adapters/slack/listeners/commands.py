@@ -6,10 +6,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.slack import blocks, views
 from bot.adapters.slack.context import SlackContext, text_message
-from bot.adapters.slack.escape import escape
-from bot.adapters.slack.limits import Message
+from bot.adapters.slack.rendering import blocks, modals
+from bot.adapters.slack.rendering.escape import escape
+from bot.adapters.slack.rendering.message import Message
 from bot.engine.headline import headline
 from bot.errors import BotError
 
@@ -71,7 +71,7 @@ async def _ack_about_incident(
         await ack()
         # The trigger id is valid for 3 seconds: open the modal before anything slow.
         await ctx.rooms.client.views_open(
-            trigger_id=command["trigger_id"], view=views.resolve_modal(incident.id)
+            trigger_id=command["trigger_id"], view=modals.resolve_modal(incident.id)
         )
     else:
         await ack()

@@ -7,9 +7,16 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block
 
 from bot.adapters.slack.actions import COMMANDER, RESOLVE, STATUS_MODAL, ButtonValue
-from bot.adapters.slack.escape import channel, escape, inline_code, mention, shorten, truncate
-from bot.adapters.slack.limits import Message
-from bot.adapters.slack.parts import (
+from bot.adapters.slack.rendering.escape import (
+    channel,
+    escape,
+    inline_code,
+    mention,
+    shorten,
+    truncate,
+)
+from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.rendering.parts import (
     SEVERITY,
     actions,
     button,
@@ -19,8 +26,12 @@ from bot.adapters.slack.parts import (
     header,
     section,
 )
-from bot.adapters.slack.run_blocks import approval_message, output_is_long, results_message
-from bot.adapters.slack.stage_blocks import stage_messages
+from bot.adapters.slack.rendering.run_blocks import (
+    approval_message,
+    output_is_long,
+    results_message,
+)
+from bot.adapters.slack.rendering.stage_blocks import stage_messages
 from bot.engine.headline import Headline
 from bot.engine.incident import Incident
 from bot.playbooks.duration import humanize

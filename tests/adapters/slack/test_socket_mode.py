@@ -16,7 +16,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.socket import socket_mode
+from bot.adapters.slack.transport.socket_mode import socket_mode
 from bot.app import running_engine
 from bot.config import Config
 from bot.engine.engine import Engine

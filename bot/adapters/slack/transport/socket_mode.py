@@ -1,13 +1,10 @@
-"""Slack over Socket Mode (no public URL), with `/healthz`, `/readyz` and `/metrics` still served
-over HTTP."""
+"""Slack over Socket Mode (no public URL), with the process's web app still served over HTTP."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -15,21 +12,10 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.adapters.alerts import AlertWebhook
-from bot.adapters.inflight import SHUTDOWN_GRACE_S, InFlight
-from bot.adapters.slack.server import (
-    listening,
-    required,
-    room_reporter,
-    until_signalled,
-    web_app,
-)
-from bot.app import running_engine
-from bot.config import Config
+from bot.adapters.inflight import InFlight
+from bot.adapters.web import listening, web_app
 from bot.engine.engine import Engine
-from bot.engine.scheduler import Scheduler, process_owner
 from bot.errors import ConfigError
-from bot.integrations.listener import running_integrations
-from bot.settings import Settings
 
 
 class DrainingSocketModeHandler(AsyncSocketModeHandler):
@@ -83,28 +69,3 @@ async def socket_mode(
             yield bound
         finally:
             await handler.disconnect_once()
-
-
-async def run_socket_mode(
-    settings: Settings, config: Config, host: str, port: int, grace_s: float = SHUTDOWN_GRACE_S
-) -> None:
-    """Slack over Socket Mode until SIGTERM or SIGINT, then a clean shutdown: disconnect once
-    the envelopes under way are acked, give their work up to `grace_s`, release timer claims."""
-    required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
-    app_token = required(settings.slack_app_token, "SLACK_APP_TOKEN")
-    from bot.adapters.slack.alert_sink import SlackAlertSink
-    from bot.adapters.slack.app import build_slack
-
-    inflight = InFlight()
-    async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
-        slack = build_slack(engine, config, settings, socket_mode=True, session=session)
-        alerts = AlertWebhook(engine, SlackAlertSink(slack.notifier.ctx))
-        async with (
-            Scheduler(engine, slack.notifier, owner=process_owner()),
-            running_integrations(engine, room_reporter(slack.notifier.ctx)),
-            socket_mode(slack.app, engine, app_token, host, port, alerts, inflight) as bound,
-            inflight.tracking(),
-        ):
-            print(f"runbook-bot: Slack over Socket Mode; health on {host}:{bound}", file=sys.stderr)
-            await until_signalled()
-            await inflight.drain(grace_s)

@@ -1,4 +1,4 @@
-"""The status-update and resolve modals."""
+"""The status-update and resolve modals as Slack views: prefilled, previewed, within limits."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from bot.adapters.slack.actions import (
     STATUS_TEXT,
     STATUS_VIEW,
 )
-from bot.adapters.slack.escape import shorten, truncate
-from bot.adapters.slack.limits import INPUT_INITIAL, SECTION_TEXT
-from bot.adapters.slack.parts import section
+from bot.adapters.slack.rendering.escape import shorten, truncate
+from bot.adapters.slack.rendering.limits import INPUT_INITIAL, SECTION_TEXT
+from bot.adapters.slack.rendering.parts import section
 
 __all__ = ["View", "resolve_modal", "status_modal"]
 
@@ -81,15 +81,7 @@ def status_modal(
         ),
         section("*Preview*\n" + (shorten(preview, SECTION_TEXT - 20) or "_empty_")),
     ]
-    return View(
-        type="modal",
-        callback_id=STATUS_VIEW,
-        private_metadata=incident_id,
-        title=_plain("Status update"),
-        submit=_plain("Post"),
-        close=_plain("Cancel"),
-        blocks=blocks,
-    )
+    return _modal(STATUS_VIEW, incident_id, "Status update", "Post", blocks)
 
 
 def resolve_modal(incident_id: str, root_cause: str = "", resolution: str = "") -> View:
@@ -98,12 +90,19 @@ def resolve_modal(incident_id: str, root_cause: str = "", resolution: str = "") 
         _text_input(RESOLVE_CAUSE, "Root cause", root_cause, "What caused the outage?"),
         _text_input(RESOLVE_RESOLUTION, "Resolution", resolution, "What fixed it?"),
     ]
+    return _modal(RESOLVE_VIEW, incident_id, "Resolve incident", "Resolve", blocks)
+
+
+def _modal(
+    callback_id: str, incident_id: str, title: str, submit: str, blocks: list[Block]
+) -> View:
+    """A modal about one incident, which its submission handler reads from private_metadata."""
     return View(
         type="modal",
-        callback_id=RESOLVE_VIEW,
+        callback_id=callback_id,
         private_metadata=incident_id,
-        title=_plain("Resolve incident"),
-        submit=_plain("Resolve"),
+        title=_plain(title),
+        submit=_plain(submit),
         close=_plain("Cancel"),
         blocks=blocks,
     )

@@ -1,4 +1,5 @@
-"""The status-update and resolve modals: open, re-render on template change, submit."""
+"""Listeners for the status-update and resolve modals: open, re-render on a template change,
+and submit (post the update, or resolve and post the summary and checklists)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.adapters.slack import actions, views
-from bot.adapters.slack.checklists import post_checklists
+from bot.adapters.slack import actions
 from bot.adapters.slack.context import SlackContext, field, text_message
-from bot.adapters.slack.summary import resolution_message
+from bot.adapters.slack.listeners.checklists import post_checklists
+from bot.adapters.slack.rendering import modals
+from bot.adapters.slack.rendering.summary import resolution_message
 from bot.engine.incident import Incident
 from bot.errors import BotError, InvalidRequest
 from bot.playbooks.models import CommunicationStep
@@ -24,7 +26,7 @@ def _choices(ctx: SlackContext, incident: Incident) -> list[tuple[str, str]]:
     return [(key, c.title) for key, c in playbook.communications.items()]
 
 
-async def _render_view(ctx: SlackContext, incident: Incident, chosen: str, eta: str) -> views.View:
+async def _render_view(ctx: SlackContext, incident: Incident, chosen: str, eta: str) -> modals.View:
     playbook = ctx.engine.playbook_for(incident)
     needs_eta = "eta" in playbook.communications[chosen].needs
     try:
@@ -34,7 +36,7 @@ async def _render_view(ctx: SlackContext, incident: Incident, chosen: str, eta: 
         )
     except BotError as exc:
         text = f"(could not fill the template: {exc})"
-    return views.status_modal(
+    return modals.status_modal(
         incident.id, _choices(ctx, incident), chosen, text, eta, needs_eta, preview=text
     )
 

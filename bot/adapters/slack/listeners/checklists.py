@@ -21,9 +21,9 @@ from slack_sdk.models.blocks import (
 from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext
-from bot.adapters.slack.escape import escape, is_user_id, mention, truncate
-from bot.adapters.slack.limits import Message
-from bot.adapters.slack.parts import context, fit, section, when
+from bot.adapters.slack.rendering.escape import escape, is_user_id, mention, truncate
+from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.rendering.parts import context, fit, section, when
 from bot.engine import checklist
 from bot.engine.incident import Actor, Incident
 from bot.errors import InvalidRequest

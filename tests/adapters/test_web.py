@@ -22,11 +22,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import tests.support.redis_server as redis_server_module
 from bot.adapters.slack.client import web_client
-from bot.adapters.slack.server import MAX_BODY_BYTES, listening, web_app
+from bot.adapters.slack.transport.http import RefuseReplays
+from bot.adapters.web import MAX_BODY_BYTES, listening, web_app
 from bot.app import running_engine
 from bot.config import Config
 from bot.engine.engine import Engine
 from bot.settings import Settings
+from bot.store.base import Store
 from tests.support.redis_server import RedisServer
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_signing import (
@@ -53,10 +55,14 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
         yield running
 
 
-def acking_app(api: SlackApiStandIn, seen: list[str], token: str | None = None) -> AsyncApp:
-    """A tiny Bolt app that acks /incident and the `approve` button, noting what it saw."""
+def acking_app(
+    api: SlackApiStandIn, seen: list[str], store: Store, token: str | None = None
+) -> AsyncApp:
+    """A tiny Bolt app that acks /incident and the `approve` button, noting what it saw; it
+    refuses replays as the bot's own app does."""
     client = AsyncWebClient(token=token or api.bot_token, base_url=api.url)
     app = AsyncApp(client=client, signing_secret=SECRET)
+    app.use(RefuseReplays(store))
 
     @app.command("/incident")
     async def incident(ack: AsyncAck, command: dict[str, Any]) -> None:
@@ -78,7 +84,7 @@ def seen() -> list[str]:
 
 @pytest.fixture
 async def base_url(api: SlackApiStandIn, engine: Engine, seen: list[str]) -> AsyncIterator[str]:
-    app = web_app(acking_app(api, seen), engine, signing_secret=SECRET)
+    app = web_app(acking_app(api, seen, engine.store), engine, slack_events=True)
     async with listening(app, "127.0.0.1", 0) as port:
         yield f"http://127.0.0.1:{port}"
 
@@ -159,8 +165,8 @@ async def test_a_replay_to_another_replica_is_refused_through_redis(
         running_engine(settings, Config()) as first,
         running_engine(settings, Config()) as second,
     ):
-        one = web_app(acking_app(api, seen), first, signing_secret=SECRET)
-        other = web_app(acking_app(api, seen), second, signing_secret=SECRET)
+        one = web_app(acking_app(api, seen, first.store), first, slack_events=True)
+        other = web_app(acking_app(api, seen, second.store), second, slack_events=True)
         async with listening(one, "127.0.0.1", 0) as a, listening(other, "127.0.0.1", 0) as b:
             body = command(api)
             headers = sign(body, SECRET)
@@ -205,7 +211,7 @@ async def test_healthz_and_readyz(http: aiohttp.ClientSession, base_url: str) ->
 async def test_readyz_is_503_when_slack_refuses_the_token(
     api: SlackApiStandIn, engine: Engine, http: aiohttp.ClientSession
 ) -> None:
-    app = web_app(acking_app(api, [], token="xoxb-revoked-token"), engine)
+    app = web_app(acking_app(api, [], engine.store, token="xoxb-revoked-token"), engine)
     async with listening(app, "127.0.0.1", 0) as port:
         status, reason = await get(http, f"http://127.0.0.1:{port}/readyz")
 
@@ -225,7 +231,7 @@ async def test_readyz_follows_redis_down_and_back(
     )
     try:
         async with running_engine(settings, Config()) as engine:
-            app = web_app(acking_app(api, []), engine, signing_secret=SECRET)
+            app = web_app(acking_app(api, [], engine.store), engine, slack_events=True)
             async with listening(app, "127.0.0.1", 0) as port:
                 readyz = f"http://127.0.0.1:{port}/readyz"
                 assert (await get(http, readyz))[0] == 200

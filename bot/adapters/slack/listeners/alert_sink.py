@@ -9,11 +9,11 @@ from slack_sdk.models.blocks import Block
 from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext
-from bot.adapters.slack.escape import escape
-from bot.adapters.slack.interactions import report_runs
-from bot.adapters.slack.limits import Message
-from bot.adapters.slack.parts import actions as actions_block
-from bot.adapters.slack.parts import button, section
+from bot.adapters.slack.listeners.interactions import report_runs
+from bot.adapters.slack.rendering.escape import escape
+from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.rendering.parts import actions as actions_block
+from bot.adapters.slack.rendering.parts import button, section
 from bot.adapters.slack.rooms import CHANNEL, STAGE
 from bot.engine.incident import BOT, Incident
 from bot.playbooks.models import DiagnosticStep

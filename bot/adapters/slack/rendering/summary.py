@@ -6,9 +6,9 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
-from bot.adapters.slack.escape import escape, mention, shorten
-from bot.adapters.slack.limits import Message
-from bot.adapters.slack.parts import context, fields, section
+from bot.adapters.slack.rendering.escape import escape, mention, shorten
+from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.rendering.parts import context, fields, section
 from bot.engine.incident import Approval, Incident
 from bot.playbooks.duration import humanize
 

@@ -7,10 +7,10 @@ from slack_sdk.models.blocks import Block
 from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message
-from bot.adapters.slack.escape import escape
-from bot.adapters.slack.limits import Message
-from bot.adapters.slack.parts import actions as actions_block
-from bot.adapters.slack.parts import button, context, section
+from bot.adapters.slack.rendering.escape import escape
+from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.rendering.parts import actions as actions_block
+from bot.adapters.slack.rendering.parts import button, context, section
 from bot.adapters.slack.rooms import CHANNEL
 from bot.config import EscalationContact
 from bot.engine.incident import Actor, Incident

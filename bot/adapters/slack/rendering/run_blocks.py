@@ -11,9 +11,20 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.adapters.slack.actions import APPROVE, DENY, REQUEST_FIX, RUN_STEP, ButtonValue
-from bot.adapters.slack.escape import code_block, escape, inline_code, shorten, truncate
-from bot.adapters.slack.limits import FIELD_TEXT, SECTION_TEXT, Message
-from bot.adapters.slack.parts import MARK, actions, button, context, fields, fit, section, when, who
+from bot.adapters.slack.rendering.escape import code_block, escape, inline_code, shorten, truncate
+from bot.adapters.slack.rendering.limits import FIELD_TEXT, SECTION_TEXT
+from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.rendering.parts import (
+    MARK,
+    actions,
+    button,
+    context,
+    fields,
+    fit,
+    section,
+    when,
+    who,
+)
 from bot.engine.incident import Approval, Incident, StepRun
 from bot.engine.root_causes import CauseMatch
 from bot.executors.base import CheckResult, Finding

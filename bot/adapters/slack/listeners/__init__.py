@@ -1,0 +1,1 @@
+"""Bolt listeners: slash commands, button actions, modal submissions, checklists, nudges."""

@@ -1,0 +1,1 @@
+"""How Slack requests arrive: HTTP through the process web app, or Socket Mode."""

@@ -1,0 +1,103 @@
+"""Slack over HTTP: `POST /slack/events` into Bolt, which checks the signature once, then refuses
+replays in its middleware."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.errors import BotError
+from bot.redact import redact
+from bot.store.base import Store
+from bot.store.redis import RedisStore
+
+EVENTS_PATH = "/slack/events"
+# Outlives Bolt's 5-minute timestamp window, so a replay is refused for as long as it could pass.
+REPLAY_TTL_S = 600.0
+
+logger = logging.getLogger(__name__)
+
+
+class ReplayGuard:
+    """Refuses a request signature seen before within REPLAY_TTL_S."""
+
+    def __init__(self, shared: Store | None) -> None:
+        self._shared = shared
+        self._owner = f"{os.uname().nodename}:{os.getpid()}"
+        self._seen: dict[str, float] = {}
+
+    async def first_time(self, signature: str) -> bool:
+        """True once per signature; StoreError when the shared store cannot say."""
+        now = time.monotonic()
+        # Insertion order is expiry order, since every entry lives as long.
+        while self._seen and next(iter(self._seen.values())) <= now:
+            self._seen.pop(next(iter(self._seen)))
+        if signature in self._seen:
+            return False
+        self._seen[signature] = now + REPLAY_TTL_S
+        if self._shared is None:
+            return True
+        return await self._shared.claim("slack-sig:" + signature, self._owner, REPLAY_TTL_S)
+
+
+def replay_guard(store: Store) -> ReplayGuard:
+    """Checks replicas' shared store too when there is one (Redis).
+
+    The embedded store serves one process, and its claims would queue behind the engine's writes
+    on its single SQLite thread, which measurably delays every ack (bench/ack_latency.py).
+    """
+    return ReplayGuard(store if isinstance(store, RedisStore) else None)
+
+
+class RefuseReplays(AsyncMiddleware):
+    """Bolt middleware: a request whose signature Bolt has just verified is refused if seen before.
+
+    Bolt runs its own middleware (signature verification first) before any added with `use`.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._replays = replay_guard(store)
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        # Bolt calls it with this keyword, shadowing the builtin.
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        signature = req.headers.get("x-slack-signature", [""])[0]
+        try:
+            fresh = await self._replays.first_time(signature)
+        except BotError as exc:
+            logger.warning("%s", redact(f"replay check failed: {exc}"))
+            return BoltResponse(status=503, body="store unavailable")
+        if not fresh:
+            logger.warning("refused a replayed Slack request")
+            return BoltResponse(status=401, body="replayed request")
+        return await next()
+
+
+def events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Hands each request to Bolt; past the application's client_max_size reading it is a 413."""
+
+    async def handle(request: web.Request) -> web.Response:
+        # Bolt's verifier raises, rather than refuses, on a timestamp that is not a number.
+        if not request.headers.get("X-Slack-Request-Timestamp", "0").isdigit():
+            return web.Response(status=401, text="invalid request signature or timestamp")
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, TypeError, AttributeError):
+            return web.Response(status=400, text="malformed request body")
+        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+
+    return handle
