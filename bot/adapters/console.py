@@ -24,7 +24,8 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   run [STEP]             run this stage's diagnostics (all at once), or one diagnostic
   show STEP              the full output of a step's last run
   causes                 root causes whose symptoms the findings match
-  fix STEP               request a fix: shows its dry-run preview and asks for approval
+  fix STEP [--to N]      request a fix: shows its dry-run preview and asks for approval
+                         (a rollback: --to picks a revision from the menu it shows)
   approve [ID] [as USER] approve a pending fix (the latest if no ID); it runs once
   deny [ID] [REASON]     drop a pending fix
   verify STEP            poll a verification step until it passes or times out
@@ -156,9 +157,19 @@ class Console:
 
     async def _fix(self, args: list[str]) -> None:
         incident = await self.current()
-        approval = await self.engine.request_fix(incident.id, _one(args, "fix STEP"), self.actor)
+        choice = None
+        if len(args) == 3 and args[1] == "--to":
+            if not args[2].isdigit():
+                raise InvalidRequest(f"--to takes a revision number, not {args[2]!r}")
+            choice, args = int(args[2]), args[:1]
+        step = _one(args, "fix STEP [--to REVISION]")
+        approval = await self.engine.request_fix(incident.id, step, self.actor, choice)
         self.say(f"Fix requested: {approval.title}")
         self.say(text.render_preview(approval.preview))
+        others = [c for c in approval.choices if c.value != approval.choice]
+        if others:
+            menu = "; ".join(c.label for c in others)
+            self.say(f"Other revisions: {menu} (`fix {step} --to N` picks one)")
         second = " by someone other than the requester" if approval.destructive else ""
         self.say(
             f"Approval {approval.id} is needed{second}: `approve {approval.id}` "

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.engine.core import EngineCore, Progress
-from bot.engine.incident import BOT, Actor, Approval, Incident
+from bot.engine.incident import BOT, Actor, Approval, Choice, Incident
+from bot.engine.menus import choices_from, chosen, chosen_title, menu_read
 from bot.errors import InvalidRequest
 from bot.metrics import FIXES
 from bot.playbooks.models import FixStep
@@ -17,50 +18,84 @@ _CLAIM_SECONDS = 300.0
 class FixFlow(EngineCore):
     """Every fix passes through request_fix, then approve (or deny)."""
 
-    async def request_fix(self, incident_id: str, step_id: str, requester: Actor) -> Approval:
-        """Dry-run the fix and record an approval request with its preview."""
+    async def request_fix(
+        self, incident_id: str, step_id: str, requester: Actor, choice: int | None = None
+    ) -> Approval:
+        """Dry-run the fix and record an approval request with its preview.
+
+        `choice` picks from the step's menu (a revision to roll back to); it replaces a pending
+        request for the same step with another pick, so only one can be approved.
+        """
         incident = await self.get(incident_id)
         self._require_open(incident)
         step = self._step(incident, step_id)
         if not isinstance(step, FixStep):
             raise InvalidRequest(f"step '{step_id}' is a {step.kind} step, not a fix")
-        for approval in incident.approvals.values():
-            if (
-                approval.step_id == step_id
-                and approval.state == "pending"
-                and not self._expired(approval)
-            ):
-                return approval
         binding = self.config.binding(incident.service)
-        preview = await self.runner.preview(
-            step.action, binding, incident.service, self.fix_timeout
-        )
+        menu = await self._menu(step, incident.service, needed=choice is not None)
+        action = chosen(step.action, choice, menu)
+        pending = [
+            a
+            for a in incident.approvals.values()
+            if a.step_id == step_id and a.state == "pending" and not self._expired(a)
+        ]
+        for approval in pending:
+            if approval.choice == choice:
+                return approval
+        preview = await self.runner.preview(action, binding, incident.service, self.fix_timeout)
         if preview.error:
             raise InvalidRequest(f"cannot preview '{step.title}': {preview.error}")
+        title = chosen_title(step.title, choice)
 
         def change(current: Incident) -> Approval:
             now = self.clock()
             approval = Approval(
                 id=f"A{len(current.approvals) + 1}",
                 step_id=step.id,
-                title=step.title,
+                title=title,
                 destructive=step.destructive,
                 preview=preview,
                 requested_by=requester,
                 requested_at=now,
                 expires_at=now + self.approval_ttl,
+                choice=choice,
+                choices=menu,
             )
+            for replaced in pending:
+                older = current.approvals[replaced.id]
+                if older.state == "pending":
+                    older.state, older.decided_by, older.decided_at = "denied", requester, now
+                    current.record(
+                        now,
+                        requester,
+                        "fix-denied",
+                        f"{older.title}: replaced by approval {approval.id} ({title})",
+                        step.id,
+                    )
             current.approvals[approval.id] = approval
             current.record(
                 now,
                 requester,
                 "fix-requested",
-                f"{step.title}: {preview.summary} (approval {approval.id})",
+                f"{title}: {preview.summary} (approval {approval.id})",
                 step.id,
             )
             return approval
 
         return (await self._mutate(incident_id, change, requester))[1]
+
+    async def _menu(self, step: FixStep, service: str, *, needed: bool) -> list[Choice]:
+        """The step's menu; without a pick, a menu that cannot be read is just not offered."""
+        read = menu_read(step.action)
+        if read is None:
+            return []
+        binding = self.config.binding(service)
+        try:
+            return choices_from(await self.runner.check(read, binding, service, self.fix_timeout))
+        except InvalidRequest:
+            if needed:
+                raise
+            return []
 
     async def deny(
         self, incident_id: str, approval_id: str, actor: Actor, reason: str = ""
@@ -123,7 +158,11 @@ class FixFlow(EngineCore):
 
         step = (await self._mutate(incident_id, approved, approver))[1]
         binding = self.config.binding(incident.service)
-        result = await self.runner.apply(step.action, binding, incident.service, self.fix_timeout)
+        decided = (await self.get(incident_id)).approvals[approval_id]
+        # The pick was checked against the menu when requested; the API refuses a revision
+        # that has gone since, as one line.
+        action = chosen(step.action, decided.choice, decided.choices)
+        result = await self.runner.apply(action, binding, incident.service, self.fix_timeout)
 
         def applied(current: Incident) -> None:
             done = current.approvals[approval_id]

@@ -56,6 +56,13 @@ class StepRun(BaseModel):
 ApprovalState = Literal["pending", "approved", "applied", "failed", "denied", "expired"]
 
 
+class Choice(BaseModel):
+    """One value a fix step's menu offers, with what it means to a reader."""
+
+    value: int
+    label: str
+
+
 class Approval(BaseModel):
     """A fix waiting for (or past) its approval; applied at most once."""
 
@@ -72,6 +79,10 @@ class Approval(BaseModel):
     decided_at: datetime | None = None
     result: CheckResult | None = None
     verification: CheckResult | None = None
+    # The responder's pick from the step's menu (a revision to roll back to), and the menu
+    # offered with it; both read from the live target, never typed.
+    choice: int | None = None
+    choices: list[Choice] = Field(default_factory=list)
 
 
 class ManualDone(BaseModel):

@@ -184,3 +184,33 @@ def test_unknown_scenario_is_refused_in_one_line() -> None:
     assert len(lines) == 1, t.stderr
     assert lines[0].startswith("error: no drill scenario 'no-such-scenario'")
     assert "oom-bad-deploy" in lines[0]
+
+
+def test_rollback_is_kubectl_rollout_undo_with_a_menu_of_real_revisions() -> None:
+    """pending-resources: the previous revision is the config-only release 2 (same image)."""
+    t = drill(
+        [
+            "fix rollback",
+            "fix rollback --to x",
+            "fix rollback --to 9",
+            "fix rollback --to 1",
+            "approve",
+            "timeline",
+        ],
+        "--scenario",
+        "pending-resources",
+    )
+    first = t.reply("fix rollback")
+    assert "roll back deployment/ecap-api to revision 2" in first
+    assert "Other revisions: revision 2: ecap/api:2.4.0; revision 1: ecap/api:2.3.9" in first
+    assert t.lines("fix rollback --to x") == ["error: --to takes a revision number, not 'x'"]
+    assert t.lines("fix rollback --to 9") == [
+        "error: revision 9 is not one to roll back to (offered: 2, 1)"
+    ]
+    picked = t.reply("fix rollback --to 1")
+    assert "Roll back to revision 1 (kubectl rollout undo --to-revision=1)" in picked
+    assert "ecap/api:2.4.0 -> ecap/api:2.3.9" in picked
+    assert "applied" in t.reply("approve")
+    timeline = t.reply("timeline")
+    assert "replaced by approval A2" in timeline
+    assert timeline.count("fix-applied") == 1

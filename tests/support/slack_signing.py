@@ -103,8 +103,10 @@ def block_action_payload(
     trigger_id: str | None = None,
     block_id: str = "actions",
     message: dict[str, Any] | None = None,
+    selected: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A button click on a message (a `block_actions` interaction payload)."""
+    """A button click on a message (a `block_actions` interaction payload); with `selected`,
+    the option picked in a static select instead."""
     clicked = message or {
         "type": "message",
         "ts": message_ts,
@@ -141,6 +143,14 @@ def block_action_payload(
                 "text": {"type": "plain_text", "text": value},
                 "action_ts": f"{time.time():.6f}",
             }
+            if selected is None
+            else {
+                "type": "static_select",
+                "action_id": action_id,
+                "block_id": block_id,
+                "selected_option": selected,
+                "action_ts": f"{time.time():.6f}",
+            }
         ],
     }
 
@@ -156,6 +166,7 @@ def block_action_body(
     trigger_id: str | None = None,
     block_id: str = "actions",
     message: dict[str, Any] | None = None,
+    selected: dict[str, Any] | None = None,
 ) -> bytes:
     """A button click as the form body Slack POSTs: one field `payload=` holding JSON."""
     payload = block_action_payload(
@@ -168,6 +179,7 @@ def block_action_body(
         trigger_id=trigger_id,
         block_id=block_id,
         message=message,
+        selected=selected,
     )
     return urlencode({"payload": json.dumps(payload)}).encode()
 

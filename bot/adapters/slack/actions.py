@@ -10,6 +10,8 @@ from bot.errors import InvalidRequest
 RUN_STAGE = "rb.run_stage"
 RUN_STEP = "rb.run_step"
 REQUEST_FIX = "rb.request_fix"
+# A rollback's menu of the deployment's real revisions (a select on the approval message).
+FIX_CHOICE = "rb.fix_choice"
 APPROVE = "rb.approve"
 DENY = "rb.deny"
 MARK_DONE = "rb.mark_done"
@@ -28,7 +30,8 @@ MUTE_REMINDERS = "rb.mute_reminders"
 CHECKLIST = "rb.checklist"
 CHECKLIST_OWNER = "rb.checklist_owner"
 ALL = (
-    RUN_STAGE, RUN_STEP, REQUEST_FIX, APPROVE, DENY, MARK_DONE, VERIFY, STATUS_MODAL, ADVANCE,
+    RUN_STAGE, RUN_STEP, REQUEST_FIX, FIX_CHOICE, APPROVE, DENY, MARK_DONE, VERIFY, STATUS_MODAL,
+    ADVANCE,
     COMMANDER, RESOLVE, ESCALATE_NOW, ON_IT, SNOOZE_ESCALATION, SNOOZE_REMINDER, MUTE_REMINDERS,
     CHECKLIST, CHECKLIST_OWNER,
 )  # fmt: skip
@@ -52,6 +55,7 @@ class ButtonValue:
     step: str = ""
     approval: str = ""
     level: int = -1
+    choice: int = -1
 
     def encode(self) -> str:
         data = {
@@ -60,6 +64,7 @@ class ButtonValue:
             "s": self.step,
             "a": self.approval,
             "l": self.level,
+            "c": self.choice,
         }
         return json.dumps(
             {k: v for k, v in data.items() if v not in ("", -1)}, separators=(",", ":")
@@ -78,6 +83,7 @@ class ButtonValue:
                 step=str(data.get("s", "")),
                 approval=str(data.get("a", "")),
                 level=int(data.get("l", -1)),
+                choice=int(data.get("c", -1)),
             )
         except (ValueError, KeyError, TypeError):
             raise InvalidRequest("this button's data is not valid; use /incident status") from None

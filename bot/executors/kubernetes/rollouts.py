@@ -114,6 +114,11 @@ async def read_rollout_history(
             )
             summary += f", {age(current.created)} ago"
     summary += ")"
+    # One finding per revision: the menu a rollback offers is read from these.
+    findings += [
+        Finding(name="rollout.history", value=r.image, subject=f"revision/{r.number}")
+        for r in history
+    ]
     previous = [r for r in history if r.number < current_number]
     if previous:
         findings.append(

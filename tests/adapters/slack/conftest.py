@@ -66,7 +66,14 @@ class SlackBot:
             raw = await response.text()
         return json.loads(raw) if raw else {}
 
-    async def click(self, button: dict[str, Any], user: str = ALICE, channel: str = "") -> int:
+    async def click(
+        self,
+        button: dict[str, Any],
+        user: str = ALICE,
+        channel: str = "",
+        option: dict[str, Any] | None = None,
+    ) -> int:
+        """Click a button, or with `option`, pick that option of a select."""
         body = block_action_body(
             action_id=button["action_id"],
             value=button.get("value", ""),
@@ -74,6 +81,7 @@ class SlackBot:
             user_id=user,
             channel_id=channel or button.get("_channel", "C0GENERAL"),
             message_ts=button.get("_ts", ""),
+            selected=option,
         )
         response = await self.send(body)
         return response.status

@@ -27,6 +27,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         actions.RUN_STAGE: _run_stage,
         actions.RUN_STEP: _run_step,
         actions.REQUEST_FIX: _request_fix,
+        actions.FIX_CHOICE: _request_fix,
         actions.APPROVE: _approve,
         actions.DENY: _deny,
         actions.MARK_DONE: _mark_done,
@@ -68,7 +69,10 @@ def _listener(ctx: SlackContext, action_id: str, handler: Click) -> Callable[...
         channel, user = _where(body)
 
         async def work() -> None:
-            value = ButtonValue.decode((body.get("actions") or [{}])[0].get("value"))
+            clicked = (body.get("actions") or [{}])[0]
+            # A button carries its value; a select carries it on the option picked.
+            raw = clicked.get("value") or (clicked.get("selected_option") or {}).get("value")
+            value = ButtonValue.decode(raw)
             incident = await ctx.engine.get(value.incident)
             _still_valid(incident, value)
             name = str((body.get("user") or {}).get("name", ""))
@@ -124,8 +128,18 @@ async def _run_step(
 async def _request_fix(
     ctx: SlackContext, incident: Incident, value: ButtonValue, actor: Actor, body: dict[str, Any]
 ) -> None:
-    approval = await ctx.engine.request_fix(incident.id, value.step, actor)
+    choice = value.choice if value.choice >= 0 else None
+    waiting = {
+        a.id
+        for a in incident.approvals.values()
+        if a.step_id == value.step and a.state == "pending"
+    }
+    approval = await ctx.engine.request_fix(incident.id, value.step, actor, choice)
     incident = await ctx.engine.get(incident.id)
+    # A pick from the menu replaces the request it was made on: show that one as replaced.
+    for replaced in waiting - {approval.id}:
+        if incident.links.get(APPROVAL + replaced):
+            await _show_approval(ctx, incident.id, replaced)
     existing = incident.links.get(APPROVAL + approval.id)
     if existing:
         raise InvalidRequest(f"{approval.id} is already waiting for approval")

@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import (
     ConfirmObject,
     ContextBlock,
     HeaderBlock,
+    InteractiveElement,
     MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
@@ -76,9 +77,9 @@ def button(
     )
 
 
-def actions(*buttons: ButtonElement) -> list[Block]:
-    """An actions block, or nothing when there is no button (Slack rejects an empty one)."""
-    return [ActionsBlock(elements=list(buttons))] if buttons else []
+def actions(*elements: InteractiveElement) -> list[Block]:
+    """An actions block, or nothing when there is no element (Slack rejects an empty one)."""
+    return [ActionsBlock(elements=list(elements))] if elements else []
 
 
 def who(actor: Actor) -> str:

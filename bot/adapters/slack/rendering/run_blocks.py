@@ -7,10 +7,19 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     DividerBlock,
+    Option,
     PlainTextObject,
+    StaticSelectElement,
 )
 
-from bot.adapters.slack.actions import APPROVE, DENY, REQUEST_FIX, RUN_STEP, ButtonValue
+from bot.adapters.slack.actions import (
+    APPROVE,
+    DENY,
+    FIX_CHOICE,
+    REQUEST_FIX,
+    RUN_STEP,
+    ButtonValue,
+)
 from bot.adapters.slack.rendering.escape import code_block, escape, inline_code, shorten, truncate
 from bot.adapters.slack.rendering.limits import FIELD_TEXT, SECTION_TEXT
 from bot.adapters.slack.rendering.message import Message
@@ -35,6 +44,9 @@ OUTPUT_LINES = 15
 _OUTPUT_CHARS = 1500
 _FINDINGS = 3
 _OTHER_CAUSES = 2
+
+# Slack allows 100 options in a static select; a deployment keeps 10 revisions by default.
+_MENU_OPTIONS = 100
 
 
 def output_is_long(run: StepRun) -> bool:
@@ -140,7 +152,8 @@ def approval_message(incident: Incident, approval: Approval) -> Message:
     text = f"{escape(incident.id)} fix approval: {title} ({approval.state})"
     if approval.state == "pending":
         blocks.append(context(f"Expires {when(approval.expires_at)}"))
-        blocks += actions(*_decision_buttons(incident, approval))
+        decision = _decision_buttons(incident, approval)
+        blocks += actions(*decision, *_revision_menu(incident, approval))
     else:
         blocks.append(section(_outcome(approval)))
     return Message(text, blocks)
@@ -161,6 +174,22 @@ def _decision_buttons(incident: Incident, approval: Approval) -> list[ButtonElem
             style="danger",
         )
     return [button("Approve", APPROVE, value, "primary", confirm), deny]
+
+
+def _revision_menu(incident: Incident, approval: Approval) -> list[StaticSelectElement]:
+    """A rollback's other revisions, read from the deployment: picking one asks anew."""
+    others = [c for c in approval.choices if c.value != approval.choice][:_MENU_OPTIONS]
+    if not others:
+        return []
+    options = [
+        Option(
+            text=PlainTextObject(text=truncate(c.label, 75)),
+            value=ButtonValue(incident.id, step=approval.step_id, choice=c.value).encode(),
+        )
+        for c in others
+    ]
+    placeholder = PlainTextObject(text="Roll back to another revision")
+    return [StaticSelectElement(action_id=FIX_CHOICE, placeholder=placeholder, options=options)]
 
 
 def _outcome(approval: Approval) -> str:
