@@ -7,9 +7,7 @@ ServiceAccount minted by the TokenRequest API. No step may be refused, except `k
 
 from __future__ import annotations
 
-import copy
 import json
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,36 +28,22 @@ from bot.playbooks.models import FixStep, Playbook
 from bot.settings import Settings
 from bot.templates import TemplateRenderer
 from cluster.control_plane import ControlPlane
-from tests.support.real_cluster import KUBECTL, Cluster, Obj, container, template
+from tests.support.real_cluster import Cluster, Obj, container, template
 from tests.support.service_account import (
     ROOT,
+    client_config,
     generate_rbac,
     service_account_kubeconfig,
 )
+from tests.support.service_stage import (
+    INGRESS,
+    RELEASES,
+    SERVICE,
+    settle,
+    stage,
+    write_config,
+)
 
-SERVICE = "api"
-INGRESS = "nginx-ingress-controller"
-# Standalone pods standing in for the dependencies' workloads: (name, app label).
-DEPENDENCY_PODS = [
-    ("postgres-0", "postgres"),
-    ("redis-0", "redis"),
-    ("kafka-0", "kafka"),
-    ("user-service-0", "user-service"),
-    ("post-service-0", "post-service"),
-    ("frontend-0", "frontend"),
-]
-ENV = [
-    {"name": "ECAP_MODE", "value": "live"},
-    {"name": "CONDUIT_URL", "value": "http://conduit"},
-    {"name": "DATABASE_HOST", "value": "postgres"},
-    {"name": "DATABASE_PASSWORD",
-     "valueFrom": {"secretKeyRef": {"name": "api-secrets", "key": "password"}}},
-]  # fmt: skip
-RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
-RELEASES = [
-    template(SERVICE, container(SERVICE, "ecap/api:2.3.9", env=ENV, resources=RESOURCES)),
-    template(SERVICE, container(SERVICE, "ecap/api:2.4.0", env=ENV, resources=RESOURCES)),
-]
 # What the real API server cannot serve here, and nothing to do with permissions: exec goes
 # through a kubelet (there is none), `top` needs the metrics API (not installed).
 NOT_SERVED = {
@@ -77,106 +61,6 @@ def kubernetes_playbooks() -> dict[str, Playbook]:
         for pid, pb in sorted(found.items())
         if pb.platform in ("kubernetes", "any")
     }
-
-
-def write_config(path: Path, namespace: str, ingress_namespace: str, playbooks: list[str]) -> Path:
-    deps: dict[str, Any] = {
-        "postgres": {"selector": "app=postgres", "pod": "postgres-0", "host": "postgres",
-                     "port": 5432, "url": "postgresql://postgres:5432/app"},
-        "redis": {"selector": "app=redis", "pod": "redis-0", "host": "redis", "port": 6379,
-                  "url": "redis://redis:6379"},
-        "kafka": {"selector": "app=kafka"},
-        "user-service": {"selector": "app=user-service"},
-        "post-service": {"selector": "app=post-service"},
-        "frontend": {"selector": "app=frontend", "url": "http://frontend:3000"},
-        "external-api": {"url": "https://api.example.com"},
-    }  # fmt: skip
-    web = "http://127.0.0.1:9"
-    service = {
-        "namespace": namespace,
-        "playbooks": playbooks,
-        "ingress_controller": {"namespace": ingress_namespace, "deployment": INGRESS},
-        "last_known_good_image": "ecap/api:2.3.9",
-        "health_url": f"{web}/health", "ready_url": f"{web}/ready", "live_url": f"{web}/live",
-        "metrics_url": f"{web}/metrics", "load_balancer_url": f"{web}/lb",
-        "dependencies": deps,
-    }  # fmt: skip
-    path.write_text(yaml.safe_dump({"services": {SERVICE: service}}))
-    return path
-
-
-def stage(cluster: Cluster, ns: str) -> None:
-    """Everything the playbooks' steps read and change, as a running service would have it."""
-    cluster.deploy(ns, SERVICE, RELEASES)
-    cluster.roll_out(ns, SERVICE)
-    core, named = cluster.core, {"name": SERVICE, "labels": {"app": SERVICE}}
-    core.create_namespaced_service(
-        ns, {"metadata": named, "spec": {"selector": {"app": SERVICE}, "ports": [{"port": 80}]}}
-    )
-    core.create_namespaced_config_map(
-        ns, {"metadata": {"name": f"{SERVICE}-config"}, "data": {"SESSION_TTL": "3600"}}
-    )
-    core.create_namespaced_secret(
-        ns, {"metadata": {"name": f"{SERVICE}-secrets"}, "stringData": {"password": "s3cret"}}
-    )
-    core.create_namespaced_persistent_volume_claim(
-        ns,
-        {
-            "metadata": {"name": f"{SERVICE}-data"},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    )
-    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": SERVICE}
-    cpu = {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}
-    cluster.autoscaling.create_namespaced_horizontal_pod_autoscaler(
-        ns,
-        {
-            "metadata": named,
-            "spec": {"scaleTargetRef": target, "minReplicas": 2, "maxReplicas": 20,
-                     "metrics": [{"type": "Resource", "resource": cpu}]},
-        },
-    )  # fmt: skip
-    backend = {"service": {"name": SERVICE, "port": {"number": 80}}}
-    path = {"path": "/", "pathType": "Prefix", "backend": backend}
-    cluster.networking.create_namespaced_ingress(
-        ns,
-        {"metadata": named,
-         "spec": {"rules": [{"host": "api.example.com", "http": {"paths": [path]}}]}},
-    )  # fmt: skip
-    cluster.networking.create_namespaced_network_policy(
-        ns,
-        {"metadata": named,
-         "spec": {"podSelector": {"matchLabels": {"app": SERVICE}}, "policyTypes": ["Ingress"]}},
-    )  # fmt: skip
-    # The endpoints controller skips ready pods that no node runs (there is no scheduler), so
-    # the Endpoints it would write are staged here.
-    address = {"ip": "10.244.0.10"}
-    core.create_namespaced_endpoints(
-        ns, {"metadata": named, "subsets": [{"addresses": [address], "ports": [{"port": 80}]}]}
-    )
-    restore_dependencies(cluster, ns)
-
-
-def restore_dependencies(cluster: Cluster, ns: str) -> None:
-    """Recreate a dependency pod a fix deleted, as its StatefulSet would, and report it running."""
-    present = {pod["metadata"]["name"] for pod in cluster.pods(ns, "")}
-    for name, app in DEPENDENCY_PODS:
-        if name in present:
-            continue
-        body = {"metadata": {"name": name, "labels": {"app": app}},
-                "spec": {"containers": [container(app, f"{app}:1")]}}  # fmt: skip
-        cluster.core.create_namespaced_pod(ns, body)
-        cluster.report_pods(ns, f"app={app}", "running")
-
-
-def settle(cluster: Cluster, ns: str) -> None:
-    """After a fix: the rollout it started is reported done, and deleted pods are back."""
-    cluster.settle(ns, SERVICE)
-    cluster.roll_out(ns, SERVICE)
-    restore_dependencies(cluster, ns)
 
 
 @dataclass
@@ -310,7 +194,7 @@ def test_the_generated_rbac_and_the_token_are_the_bots(account: Account) -> None
         if o["kind"] in ("Role", "ClusterRole")
         for rule in o["rules"]
     )
-    api = kubernetes.client.ApiClient(_client_config(account.kubeconfig))
+    api = kubernetes.client.ApiClient(client_config(account.kubeconfig))
     try:
         review = Cluster.read(
             kubernetes.client.AuthenticationV1Api(api).create_self_subject_review,
@@ -326,7 +210,7 @@ async def test_outside_the_config_the_account_is_refused_in_one_line(
     account: Account, bot: KubernetesExecutor
 ) -> None:
     """A Secret's data and a write outside the config's namespaces: 403, one line each."""
-    api = kubernetes.client.ApiClient(_client_config(account.kubeconfig))
+    api = kubernetes.client.ApiClient(client_config(account.kubeconfig))
     try:
         with pytest.raises(kubernetes.client.ApiException) as read:
             kubernetes.client.CoreV1Api(api).read_namespaced_secret(
@@ -362,80 +246,3 @@ async def test_outside_the_config_the_account_is_refused_in_one_line(
         "scale": scale_line,
     }
     assert all(one_line(line) for line in lines.values())
-
-
-def _client_config(kubeconfig: Path) -> kubernetes.client.Configuration:
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=str(kubeconfig), client_configuration=config
-    )
-    return config
-
-
-@pytest.fixture(scope="module")
-def deploy_namespaces(cluster: Cluster) -> Iterator[list[str]]:
-    """The namespaces deploy/kubernetes/ names, made as the README's steps have them made."""
-    folder = ROOT / "deploy" / "kubernetes"
-    # The bot's own namespace as namespace.yaml has it (Pod Security `restricted`), for real: a
-    # server-side dry run creates nothing, so the objects in it would find no namespace.
-    cluster.kubectl("apply", "-f", str(folder / "namespace.yaml"))
-    # Its pods' ServiceAccount too: admission looks it up before Pod Security sees the pod.
-    cluster.kubectl("apply", "-f", str(folder / "serviceaccount.yaml"))
-    named = [
-        o["metadata"]["namespace"]
-        for o in yaml.safe_load_all((folder / "rbac.yaml").read_text())
-        if o and o["kind"] == "Role"
-    ]
-    for name in named:
-        cluster.core.create_namespace({"metadata": {"name": name}})
-    made = ["runbook-bot", *named]
-    yield made
-    for name in made:
-        cluster.delete_namespace(name)
-
-
-@pytest.mark.parametrize("folder", ["deploy/kubernetes", "deploy/kubernetes/examples"])
-def test_the_manifests_apply_on_the_real_api_server(
-    cluster: Cluster, deploy_namespaces: list[str], folder: str
-) -> None:
-    """`kubectl apply --dry-run=server`: validated, defaulted and admitted, nothing kept."""
-    out = subprocess.run(
-        [KUBECTL, f"--kubeconfig={cluster.kubeconfig}", "apply", "--dry-run=server",
-         "-f", str(ROOT / folder)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    # A warning here is PodSecurity's `restricted` refusing the pods the controllers would make.
-    assert "Warning" not in out.stderr, out.stderr
-    assert "(server dry run)" in out.stdout and "error" not in out.stdout.lower(), out.stdout
-
-
-def test_the_workloads_pods_pass_pod_security_restricted(
-    cluster: Cluster, deploy_namespaces: list[str]
-) -> None:
-    """Pod Security enforces on pods, not on the workloads that make them: dry-run those pods."""
-    folder = ROOT / "deploy" / "kubernetes"
-    workloads = [
-        o
-        for path in sorted(folder.glob("*.yaml"))
-        for o in yaml.safe_load_all(path.read_text())
-        if o and o["kind"] in ("Deployment", "StatefulSet")
-    ]
-    assert {o["kind"] for o in workloads} == {"Deployment", "StatefulSet"}
-    for workload in workloads:
-        name, spec = workload["metadata"]["name"], workload["spec"]
-        pod_spec = copy.deepcopy(spec["template"]["spec"])
-        # A StatefulSet's pod mounts the claim made from its template, named as the controller
-        # names it.
-        for claim in spec.get("volumeClaimTemplates", []):
-            claim_name = f"{claim['metadata']['name']}-{name}-0"
-            pod_spec.setdefault("volumes", []).append(
-                {"name": claim["metadata"]["name"],
-                 "persistentVolumeClaim": {"claimName": claim_name}}
-            )  # fmt: skip
-        pod = {
-            "metadata": {**spec["template"].get("metadata", {}), "name": f"{name}-0"},
-            "spec": pod_spec,
-        }
-        # Refused with 403 (and the violations named) when the pod is not `restricted`.
-        cluster.core.create_namespaced_pod(workload["metadata"]["namespace"], pod, dry_run="All")

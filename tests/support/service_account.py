@@ -1,10 +1,12 @@
-"""The bot's own identity on the real cluster: generated RBAC applied, a ServiceAccount token."""
+"""The bot's own identity on the real cluster: its generated RBAC, a ServiceAccount token."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import kubernetes
 
 from cluster.control_plane import ControlPlane, kubeconfig_text
 from tests.support.real_cluster import Cluster
@@ -35,3 +37,11 @@ def service_account_kubeconfig(
     )
     path.write_text(kubeconfig_text(plane.server, plane.pki, token=minted.status.token))
     return path
+
+
+def client_config(kubeconfig: Path) -> kubernetes.client.Configuration:
+    config = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig), client_configuration=config
+    )
+    return config
