@@ -168,14 +168,19 @@ class Cluster:
             if only_new and pod.get("status", {}).get("containerStatuses"):
                 continue
             status = pod_status(pod, state, index)
-            reported.append(
-                self.read(
-                    self.core.patch_namespaced_pod_status,
-                    pod["metadata"]["name"],
-                    namespace,
-                    {"status": status},
+            try:
+                reported.append(
+                    self.read(
+                        self.core.patch_namespaced_pod_status,
+                        pod["metadata"]["name"],
+                        namespace,
+                        {"status": status},
+                    )
                 )
-            )
+            except kubernetes.client.ApiException as error:
+                # A rollout scaling an old ReplicaSet down deleted it since the listing.
+                if error.status != 404:
+                    raise
         return reported
 
 
