@@ -9,7 +9,7 @@ and the value of a restart stamp excluded.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,7 +179,7 @@ def history(cluster: Cluster, namespace: str) -> list[tuple[int, Obj, int]]:
 
 
 @pytest.fixture
-def twins(cluster: Cluster) -> Callable[[list[Obj]], tuple[str, str]]:
+def twins(cluster: Cluster) -> Iterator[Callable[[list[Obj]], tuple[str, str]]]:
     made: list[str] = []
 
     def make(releases: list[Obj]) -> tuple[str, str]:
@@ -285,7 +285,8 @@ async def test_service_selector_matches_kubectl_set_selector(
 ) -> None:
     pair = twins(RELEASES[:1])
     for ns in pair:
-        cluster.core.create_namespaced_service(
+        cluster.create(
+            cluster.core.create_namespaced_service,
             ns,
             {
                 "metadata": {"name": APP},
@@ -326,7 +327,8 @@ async def test_hpa_patch_matches_kubectl_patch(
 ) -> None:
     pair = twins(RELEASES[:1])
     for ns in pair:
-        cluster.autoscaling.create_namespaced_horizontal_pod_autoscaler(
+        cluster.create(
+            cluster.autoscaling.create_namespaced_horizontal_pod_autoscaler,
             ns,
             {
                 "metadata": {"name": APP},

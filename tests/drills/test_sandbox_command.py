@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import docker
 import kubernetes
 import pytest
 
+from tests.support.real_cluster import Cluster
 from tests.support.redis_server import free_port
 
 RUNBOOK_BOT = Path(sys.executable).with_name("runbook-bot")
@@ -41,12 +41,16 @@ def test_serves_a_cluster_until_signalled(
         assert url == f"http://127.0.0.1:{port}"
         assert proc.stdout.readline().startswith("kubeconfig:")
         cfg = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig), client_configuration=cfg
+        )
         with kubernetes.client.ApiClient(cfg) as api:
-            pods = kubernetes.client.CoreV1Api(api).list_namespaced_pod(
-                "default", label_selector=selector, _preload_content=False
+            pods = Cluster.read(
+                kubernetes.client.CoreV1Api(api).list_namespaced_pod,
+                "default",
+                label_selector=selector,
             )
-            assert json.loads(pods.data)["items"][0]["metadata"]["name"].startswith(first)
+            assert pods["items"][0]["metadata"]["name"].startswith(first)
     finally:
         proc.send_signal(sig)
         assert proc.wait(timeout=30) == 0

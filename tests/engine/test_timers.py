@@ -144,9 +144,9 @@ def _fix(inc: Incident, n: int, at: datetime, state: str, verified: str | None) 
         requested_by=Actor(id="U1", name="oncall"),
         requested_at=at,
         expires_at=at + timedelta(minutes=30),
-        state=state,  # type: ignore[arg-type]
+        state=state,
         decided_at=at,
-        verification=CheckResult(status=verified, summary="x") if verified else None,  # type: ignore[arg-type]
+        verification=CheckResult(status=verified, summary="x") if verified else None,
     )
     inc.approvals[approval.id] = approval
 

@@ -16,7 +16,7 @@ from bot.executors.units import mebibytes, parse_quantity
 async def test_every_action_has_its_backends_table_entry() -> None:
     registry = build_registry()
     try:
-        for cls in (*READ_TYPES, *WRITE_TYPES):
+        for cls in READ_TYPES + WRITE_TYPES:
             executor = registry.for_action(cls.model_construct(type=action_name(cls)))
             assert isinstance(executor, TabledExecutor)
             assert action_name(cls) in executor.action_types

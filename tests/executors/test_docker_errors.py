@@ -23,7 +23,7 @@ from bot.executors.docker.params import (
     DockerStats,
     DockerStop,
 )
-from bot.executors.kubernetes.params import K8sPods
+from bot.executors.kubernetes.params import K8sPods, K8sScale
 from tests.support.redis_server import free_port
 
 TARGET = ServiceBinding(platform="docker", container="api-server")
@@ -108,7 +108,7 @@ async def test_actions_of_other_backends_are_refused() -> None:
     executor = DockerExecutor("unix:///tmp/runbook-bot-no-such.sock")
     try:
         read = await executor.check(K8sPods(type="k8s.pods"), TARGET)
-        preview = await executor.preview(DockerRestart.model_construct(type="k8s.scale"), TARGET)
+        preview = await executor.preview(K8sScale(type="k8s.scale", replicas=2), TARGET)
     finally:
         await executor.close()
 

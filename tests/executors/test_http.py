@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, WriteAction
-from bot.executors.http import HttpExecutor, HttpGet, HttpMetrics
+from bot.executors.http import HttpExecutor, HttpGet
+from bot.executors.scrape import HttpMetrics
 from tests.support.redis_server import free_port
 
 TARGET = ServiceBinding()

@@ -270,13 +270,15 @@ async def test_bgsave_previews_then_saves() -> None:
             assert preview.error is None
             assert "would snapshot 1 change(s) since the last save" in preview.summary
             assert "rdb_changes_since_last_save: 1" in preview.before
-            assert not (Path((await admin.config_get("dir"))["dir"]) / "dump.rdb").exists()
+            directory = (await admin.config_get("dir"))["dir"]
+            assert directory is not None
+            rdb = Path(directory) / "dump.rdb"
+            assert not rdb.exists()
 
             result = await RedisExecutor().apply(fix, TARGET)
             assert result.status == "ok"
             assert result.summary == "background save started"
 
-            rdb = Path((await admin.config_get("dir"))["dir"]) / "dump.rdb"
             deadline = time.monotonic() + 60
             while (await admin.info("persistence"))["rdb_changes_since_last_save"] != 0:
                 assert time.monotonic() < deadline, "the background save never finished"

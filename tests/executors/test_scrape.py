@@ -59,6 +59,7 @@ def test_parse_rejects_what_is_not_the_text_format(line: str) -> None:
 
 
 def test_metrics_params_need_a_match() -> None:
-    for bad in ({"match": []}, {"match": ["a b"]}, {}):
+    bad_params: tuple[dict[str, list[str]], ...] = ({"match": []}, {"match": ["a b"]}, {})
+    for bad in bad_params:
         with pytest.raises(ValidationError):
             HttpMetrics.model_validate({"type": "http.metrics", "url": "http://x/metrics", **bad})

@@ -67,14 +67,18 @@ def mirror(
                 )
     for svc in drill.read(drill.core.list_namespaced_service, source)["items"]:
         spec = {k: v for k, v in svc["spec"].items() if k not in ("clusterIP", "clusterIPs")}
-        real.core.create_namespaced_service(namespace, {"metadata": _meta(svc), "spec": spec})
+        real.create(
+            real.core.create_namespaced_service, namespace, {"metadata": _meta(svc), "spec": spec}
+        )
     pods: dict[str, str] = {}
     for dep in drill.read(drill.apps.list_namespaced_deployment, source)["items"]:
         pods |= _mirror_deployment(drill, real, dep, source, namespace)
     for pod in drill.read(drill.core.list_namespaced_pod, source)["items"]:
         if not pod["metadata"].get("ownerReferences"):
             spec = {k: v for k, v in pod["spec"].items() if k != "serviceAccountName"}
-            real.core.create_namespaced_pod(namespace, {"metadata": _meta(pod), "spec": spec})
+            real.create(
+                real.core.create_namespaced_pod, namespace, {"metadata": _meta(pod), "spec": spec}
+            )
             _report(real, namespace, pod["metadata"]["name"], pod["status"])
             pods[pod["metadata"]["name"]] = pod["metadata"]["name"]
     for event in drill.read(drill.core.list_namespaced_event, source)["items"]:
@@ -107,8 +111,10 @@ def _mirror_event(real: Cluster, event: Obj, namespace: str, pods: dict[str, str
     body = {k: v for k, v in event.items() if k not in ("metadata", "involvedObject")}
     body["message"] = str(body.get("message", "")).replace(event["involvedObject"]["name"], twin)
     name = event["metadata"]["name"].replace(event["involvedObject"]["name"], twin)
-    real.core.create_namespaced_event(
-        namespace, {**body, "metadata": {"name": name}, "involvedObject": involved}
+    real.create(
+        real.core.create_namespaced_event,
+        namespace,
+        {**body, "metadata": {"name": name}, "involvedObject": involved},
     )
 
 
@@ -176,7 +182,8 @@ def _mirror_deployment(
     ):
         node = theirs["spec"].get("nodeName")
         if node:
-            real.core.create_namespaced_pod_binding(
+            real.create(
+                real.core.create_namespaced_pod_binding,
                 mine["metadata"]["name"],
                 namespace,
                 {

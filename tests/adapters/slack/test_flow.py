@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 from bot.adapters.slack import actions
 from tests.adapters.slack.conftest import ALICE, BOB, CAROL, SlackBot
@@ -19,10 +20,10 @@ async def _open(bot: SlackBot) -> str:
     return channel
 
 
-async def _until(condition: object, what: str, timeout: float = 20.0) -> None:
+async def _until(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -39,10 +39,10 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-async def _until(condition: object, what: str, timeout: float = 30.0) -> None:
+async def _until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
 

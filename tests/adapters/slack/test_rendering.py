@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import (
     ActionsBlock,
+    Block,
     ButtonElement,
     DividerBlock,
     MarkdownTextObject,
@@ -184,9 +185,11 @@ def test_the_root_cause_stage_shows_each_cause_with_its_symptoms_then_its_steps(
     for cause in playbook.stages[index].root_causes:
         assert f"Root cause: {cause.title}" in text
         assert escape(cause.symptoms[0].text) in text
-    order = [
-        b.accessory.value for b in message.blocks if isinstance(b, SectionBlock) and b.accessory
-    ]
+    order = []
+    for b in message.blocks:
+        if isinstance(b, SectionBlock) and b.accessory:
+            assert isinstance(b.accessory, ButtonElement)
+            order.append(b.accessory.value)
     steps = [ButtonValue.decode(v).step for v in order if v]
     assert steps == [s.id for s in playbook.stages[index].all_steps()]
 
@@ -231,7 +234,7 @@ def test_a_stage_over_fifty_blocks_splits_with_the_same_fallback(playbook: Playb
 
 
 def test_split_keeps_order_and_small_messages_whole() -> None:
-    blocks = [SectionBlock(text=MarkdownTextObject(text=str(n))) for n in range(120)]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=str(n))) for n in range(120)]
     parts = split(Message("fallback", list(blocks)))
     assert [len(p.blocks) for p in parts] == [50, 50, 20]
     assert [b for p in parts for b in p.blocks] == blocks

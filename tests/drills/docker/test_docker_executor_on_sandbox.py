@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.config import ServiceBinding
+from bot.executors.base import CheckResult
 from bot.executors.docker import params
 from bot.executors.docker.executor import DockerExecutor
 from tests.drills.docker.conftest import Engine
@@ -24,8 +25,8 @@ def _binding(engine: Engine) -> ServiceBinding:
     return raw.with_defaults(engine.sandbox.service_name)
 
 
-def _findings(result: object) -> dict[str, object]:
-    return {f.name: f.value for f in result.findings}  # type: ignore[attr-defined]
+def _findings(result: CheckResult) -> dict[str, object]:
+    return {f.name: f.value for f in result.findings}
 
 
 async def test_reads_see_the_crashed_container(executor: DockerExecutor, engine: Engine) -> None:

@@ -19,7 +19,9 @@ class Kube:
 
     def __init__(self, sandbox: Sandbox, kubeconfig: Path) -> None:
         cfg = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig), client_configuration=cfg
+        )
         self.api = kubernetes.client.ApiClient(cfg)
         self.core = kubernetes.client.CoreV1Api(self.api)
         self.apps = kubernetes.client.AppsV1Api(self.api)
@@ -35,7 +37,7 @@ class Kube:
         return list(pods["items"])
 
     def close(self) -> None:
-        self.api.close()
+        self.api.close()  # type: ignore[no-untyped-call]
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.drills.merge import JSON_PATCH, MERGE, STRATEGIC, PatchError, apply_patch
 
-TARGET = {
+TARGET: dict[str, Any] = {
     "spec": {
         "selector": {"app": "ecap-api", "tier": "web"},
         "containers": [{"name": "a", "image": "x:1", "env": [1]}, {"name": "b", "image": "y:1"}],

@@ -34,11 +34,19 @@ def test_bad_deploy_pods_are_oomkilled(oom: tuple[Sandbox, Kube]) -> None:
 def test_typed_client_models_parse(oom: tuple[Sandbox, Kube]) -> None:
     _, kube = oom
     dep = kube.apps.read_namespaced_deployment("ecap-api", "default")
+    assert dep.spec is not None and dep.spec.template.spec is not None and dep.status is not None
     assert dep.spec.template.spec.containers[0].image == "ecap/api:2.5.0"
     assert dep.status.updated_replicas == 3 and not dep.status.ready_replicas
     nodes = kube.core.list_node().items
-    assert [n.metadata.name for n in nodes] == ["node-a", "node-b", "node-c"]
-    assert all(n.status.allocatable["memory"] == "8Gi" for n in nodes)
+    names: list[str | None] = []
+    memory: list[str] = []
+    for node in nodes:
+        assert node.metadata is not None and node.status is not None
+        assert node.status.allocatable is not None
+        names.append(node.metadata.name)
+        memory.append(node.status.allocatable["memory"])
+    assert names == ["node-a", "node-b", "node-c"]
+    assert memory == ["8Gi"] * len(nodes)
 
 
 def test_replicasets_carry_revisions(oom: tuple[Sandbox, Kube]) -> None:
@@ -65,7 +73,8 @@ def test_logs_tail_previous_and_errors(oom: tuple[Sandbox, Kube]) -> None:
     assert len(text.splitlines()) == 2 and text.rstrip().endswith("Killed")
     with pytest.raises(kubernetes.client.ApiException) as err:
         kube.core.read_namespaced_pod_log("redis-0", "default", previous=True)
-    assert err.value.status == 400 and "previous terminated container" in err.value.body
+    assert err.value.status == 400 and err.value.body is not None
+    assert "previous terminated container" in err.value.body
     nginx = kube.json(kube.core.list_namespaced_pod, "ingress-nginx")["items"][0]["metadata"][
         "name"
     ]
@@ -87,8 +96,10 @@ def test_events_filter_by_involved_object(oom: tuple[Sandbox, Kube]) -> None:
 def test_metrics(oom: tuple[Sandbox, Kube]) -> None:
     _, kube = oom
     nodes = kube.custom.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")
+    assert isinstance(nodes, dict)
     assert nodes["kind"] == "NodeMetricsList" and len(nodes["items"]) == 3
     pods = kube.custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", "default", "pods")
+    assert isinstance(pods, dict)
     assert any(p["metadata"]["name"] == "postgres-0" for p in pods["items"])
     assert all(p["containers"][0]["usage"]["memory"].endswith("Ki") for p in pods["items"])
 
@@ -110,11 +121,14 @@ def test_auth_forbid_and_not_found(oom: tuple[Sandbox, Kube]) -> None:
     plain = kubernetes.client.ApiClient(kubernetes.client.Configuration(host=sandbox.url))
     with plain, pytest.raises(kubernetes.client.ApiException) as err:
         kubernetes.client.CoreV1Api(plain).list_namespaced_pod("default")
-    assert err.value.status == 401 and '"reason": "Unauthorized"' in err.value.body
+    assert err.value.status == 401 and err.value.body is not None
+    assert '"reason": "Unauthorized"' in err.value.body
     sandbox.forbid("secrets")
     with pytest.raises(kubernetes.client.ApiException) as err:
         kube.core.read_namespaced_secret("ecap-api-secrets", "default")
-    assert err.value.status == 403 and '"reason": "Forbidden"' in err.value.body
+    assert err.value.status == 403 and err.value.body is not None
+    assert '"reason": "Forbidden"' in err.value.body
     with pytest.raises(kubernetes.client.ApiException) as err:
         kube.core.read_namespaced_config_map("nope", "default")
-    assert err.value.status == 404 and '"reason": "NotFound"' in err.value.body
+    assert err.value.status == 404 and err.value.body is not None
+    assert '"reason": "NotFound"' in err.value.body

@@ -69,6 +69,7 @@ def test_set_good_image_reuses_old_rs_and_cures(oom: tuple[Sandbox, Kube]) -> No
     body = _health(sandbox).json()
     assert body == {"status": "healthy", "dependencies": {"postgres": "up", "redis": "up"}}
     dep = kube.apps.read_namespaced_deployment("ecap-api", "default")
+    assert dep.status is not None and dep.metadata is not None
     assert (
         dep.status.ready_replicas == 3 and dep.metadata.generation == dep.status.observed_generation
     )
@@ -113,7 +114,8 @@ def test_undo_cures_and_invalid_patch_is_refused(start: Any) -> None:
         kube.apps.patch_namespaced_deployment(
             "ecap-api", "default", body, _content_type="application/merge-patch+json"
         )
-    assert err.value.status == 422 and "containers[0].image: Required value" in err.value.body
+    assert err.value.status == 422 and err.value.body is not None
+    assert "containers[0].image: Required value" in err.value.body
     assert set(_revisions(kube)) == {"1", "2", "3"}
 
 
@@ -132,6 +134,7 @@ def test_raise_memory_limit_cures(oom: tuple[Sandbox, Kube]) -> None:
 def test_scale_subresource(oom: tuple[Sandbox, Kube]) -> None:
     _, kube = oom
     scale = kube.apps.read_namespaced_deployment_scale("ecap-api", "default")
+    assert scale.spec is not None and scale.status is not None
     assert scale.spec.replicas == 3 and scale.status.selector == "app=ecap-api"
     kube.apps.patch_namespaced_deployment_scale(
         "ecap-api", "default", {"spec": {"replicas": 5}}, _content_type=STRATEGIC

@@ -41,7 +41,7 @@ def test_pending_resources(start: Any) -> None:
 def test_database_down_and_delete_postgres(start: Any) -> None:
     sandbox, kube = start("database-down")
     deps = sandbox.binding()["dependencies"]
-    port = deps["postgres"]["port"]  # type: ignore[index]
+    port = deps["postgres"]["port"]
     assert not _connects(port)
     pods = kube.app_pods()
     assert all(p["status"]["phase"] == "Running" for p in pods)
