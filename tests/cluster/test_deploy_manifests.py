@@ -28,7 +28,7 @@ def deploy_namespaces(cluster: Cluster) -> Iterator[list[str]]:
         if o and o["kind"] == "Role"
     ]
     for name in named:
-        cluster.core.create_namespace({"metadata": {"name": name}})
+        Cluster.create(cluster.core.create_namespace, {"metadata": {"name": name}})
     made = ["runbook-bot", *named]
     yield made
     for name in made:
@@ -79,4 +79,9 @@ def test_the_workloads_pods_pass_pod_security_restricted(
             "spec": pod_spec,
         }
         # Refused with 403 (and the violations named) when the pod is not `restricted`.
-        cluster.core.create_namespaced_pod(workload["metadata"]["namespace"], pod, dry_run="All")
+        Cluster.create(
+            cluster.core.create_namespaced_pod,
+            workload["metadata"]["namespace"],
+            pod,
+            dry_run="All",
+        )

@@ -93,8 +93,10 @@ def account(
     cluster.deploy(ingress, INGRESS, [template(INGRESS, container(INGRESS, "nginx:1.27"))], 1)
     cluster.roll_out(ingress, INGRESS)
     cluster.deploy(outside, SERVICE, RELEASES[:1], 1)
-    cluster.core.create_namespaced_secret(
-        outside, {"metadata": {"name": f"{SERVICE}-secrets"}, "stringData": {"token": "hidden"}}
+    Cluster.create(
+        cluster.core.create_namespaced_secret,
+        outside,
+        {"metadata": {"name": f"{SERVICE}-secrets"}, "stringData": {"token": "hidden"}},
     )
     binding = load_config(config).binding(SERVICE)
     yield Account(kubeconfig, ns, ingress, bot, outside, binding, objects)
@@ -223,6 +225,7 @@ async def test_outside_the_config_the_account_is_refused_in_one_line(
     finally:
         api.close()  # type: ignore[no-untyped-call]
     assert read.value.status == 403 and write.value.status == 403
+    assert read.value.body is not None and write.value.body is not None
     assert 'cannot get resource "secrets"' in json.loads(read.value.body)["message"]
     assert 'cannot patch resource "deployments/scale"' in json.loads(write.value.body)["message"]
     # The same two through the bot: one line naming the verb, the resource and the namespace.

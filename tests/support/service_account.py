@@ -31,11 +31,16 @@ def service_account_kubeconfig(
     plane: ControlPlane, cluster: Cluster, namespace: str, path: Path
 ) -> Path:
     """Create the bot's ServiceAccount, mint a token (TokenRequest API), write a kubeconfig."""
-    cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": ACCOUNT}})
-    minted = cluster.core.create_namespaced_service_account_token(
-        ACCOUNT, namespace, {"spec": {"expirationSeconds": 3600}}
+    Cluster.create(
+        cluster.core.create_namespaced_service_account, namespace, {"metadata": {"name": ACCOUNT}}
     )
-    path.write_text(kubeconfig_text(plane.server, plane.pki, token=minted.status.token))
+    minted = cluster.read(
+        cluster.core.create_namespaced_service_account_token,
+        ACCOUNT,
+        namespace,
+        {"spec": {"expirationSeconds": 3600}},
+    )
+    path.write_text(kubeconfig_text(plane.server, plane.pki, token=str(minted["status"]["token"])))
     return path
 
 

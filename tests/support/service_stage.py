@@ -65,16 +65,23 @@ def stage(cluster: Cluster, ns: str) -> None:
     cluster.deploy(ns, SERVICE, RELEASES)
     cluster.roll_out(ns, SERVICE)
     core, named = cluster.core, {"name": SERVICE, "labels": {"app": SERVICE}}
-    core.create_namespaced_service(
-        ns, {"metadata": named, "spec": {"selector": {"app": SERVICE}, "ports": [{"port": 80}]}}
+    Cluster.create(
+        core.create_namespaced_service,
+        ns,
+        {"metadata": named, "spec": {"selector": {"app": SERVICE}, "ports": [{"port": 80}]}},
     )
-    core.create_namespaced_config_map(
-        ns, {"metadata": {"name": f"{SERVICE}-config"}, "data": {"SESSION_TTL": "3600"}}
+    Cluster.create(
+        core.create_namespaced_config_map,
+        ns,
+        {"metadata": {"name": f"{SERVICE}-config"}, "data": {"SESSION_TTL": "3600"}},
     )
-    core.create_namespaced_secret(
-        ns, {"metadata": {"name": f"{SERVICE}-secrets"}, "stringData": {"password": "s3cret"}}
+    Cluster.create(
+        core.create_namespaced_secret,
+        ns,
+        {"metadata": {"name": f"{SERVICE}-secrets"}, "stringData": {"password": "s3cret"}},
     )
-    core.create_namespaced_persistent_volume_claim(
+    Cluster.create(
+        core.create_namespaced_persistent_volume_claim,
         ns,
         {
             "metadata": {"name": f"{SERVICE}-data"},
@@ -86,7 +93,7 @@ def stage(cluster: Cluster, ns: str) -> None:
     )
     target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": SERVICE}
     cpu = {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}
-    cluster.autoscaling.create_namespaced_horizontal_pod_autoscaler(
+    Cluster.create(cluster.autoscaling.create_namespaced_horizontal_pod_autoscaler,
         ns,
         {
             "metadata": named,
@@ -96,12 +103,12 @@ def stage(cluster: Cluster, ns: str) -> None:
     )  # fmt: skip
     backend = {"service": {"name": SERVICE, "port": {"number": 80}}}
     path = {"path": "/", "pathType": "Prefix", "backend": backend}
-    cluster.networking.create_namespaced_ingress(
+    Cluster.create(cluster.networking.create_namespaced_ingress,
         ns,
         {"metadata": named,
          "spec": {"rules": [{"host": "api.example.com", "http": {"paths": [path]}}]}},
     )  # fmt: skip
-    cluster.networking.create_namespaced_network_policy(
+    Cluster.create(cluster.networking.create_namespaced_network_policy,
         ns,
         {"metadata": named,
          "spec": {"podSelector": {"matchLabels": {"app": SERVICE}}, "policyTypes": ["Ingress"]}},
@@ -109,8 +116,10 @@ def stage(cluster: Cluster, ns: str) -> None:
     # The endpoints controller skips ready pods that no node runs (there is no scheduler), so
     # the Endpoints it would write are staged here.
     address = {"ip": "10.244.0.10"}
-    core.create_namespaced_endpoints(
-        ns, {"metadata": named, "subsets": [{"addresses": [address], "ports": [{"port": 80}]}]}
+    Cluster.create(
+        core.create_namespaced_endpoints,
+        ns,
+        {"metadata": named, "subsets": [{"addresses": [address], "ports": [{"port": 80}]}]},
     )
     restore_dependencies(cluster, ns)
 
@@ -123,7 +132,7 @@ def restore_dependencies(cluster: Cluster, ns: str) -> None:
             continue
         body = {"metadata": {"name": name, "labels": {"app": app}},
                 "spec": {"containers": [container(app, f"{app}:1")]}}  # fmt: skip
-        cluster.core.create_namespaced_pod(ns, body)
+        Cluster.create(cluster.core.create_namespaced_pod, ns, body)
         cluster.report_pods(ns, f"app={app}", "running")
 
 

@@ -23,6 +23,7 @@ def _image(bot: SlackBot, where: Path) -> str:
     )
     apps = kubernetes.client.AppsV1Api(kubernetes.client.ApiClient(config))
     deployment = apps.read_namespaced_deployment("ecap-api", "default")
+    assert deployment.spec is not None and deployment.spec.template.spec is not None
     return str(deployment.spec.template.spec.containers[0].image)
 
 
