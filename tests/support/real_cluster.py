@@ -151,14 +151,19 @@ class Cluster:
             if only_new and pod.get("status", {}).get("containerStatuses"):
                 continue
             status = pod_status(pod, state, index)
-            reported.append(
-                self.read(
-                    self.core.patch_namespaced_pod_status,
-                    pod["metadata"]["name"],
-                    namespace,
-                    {"status": status},
+            try:
+                reported.append(
+                    self.read(
+                        self.core.patch_namespaced_pod_status,
+                        pod["metadata"]["name"],
+                        namespace,
+                        {"status": status},
+                    )
                 )
-            )
+            except kubernetes.client.ApiException as error:
+                # Mid-rollout the ReplicaSet controller deletes old pods (at once: unscheduled).
+                if error.status != 404:
+                    raise
         return reported
 
 
