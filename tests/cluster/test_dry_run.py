@@ -19,6 +19,7 @@ from bot.config import Config, ServiceBinding
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor
 from bot.errors import InvalidRequest
+from bot.executors.base import WriteAction
 from bot.executors.kubernetes import KubernetesExecutor
 from bot.playbooks.loader import load_playbooks
 from bot.store import SqliteStore
@@ -116,7 +117,7 @@ def guarded(cluster: Cluster, namespace: str) -> Iterator[str]:
     ids=["scale-20", "image-latest"],
 )
 async def test_a_dry_run_refused_by_admission_is_one_line_and_changes_nothing(
-    fix: object,
+    fix: WriteAction,
     why: str,
     cluster: Cluster,
     executor: KubernetesExecutor,
@@ -125,7 +126,7 @@ async def test_a_dry_run_refused_by_admission_is_one_line_and_changes_nothing(
     binding = ServiceBinding(namespace=guarded, deployment=APP, container=APP)
     before = cluster.deployment(guarded, APP)["metadata"]["resourceVersion"]
 
-    preview = await executor.preview(fix, binding)  # type: ignore[arg-type]
+    preview = await executor.preview(fix, binding)
 
     assert preview.error is not None
     assert "\n" not in preview.error and "Traceback" not in preview.error

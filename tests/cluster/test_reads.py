@@ -9,10 +9,10 @@ cannot answer, one clear line.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import kubernetes
 import pytest
@@ -46,6 +46,8 @@ RELEASES = [
 
 @dataclass(frozen=True)
 class Staged:
+    """What the module staged: its namespace and nodes, and the binding the reads use."""
+
     namespace: str
     node: str
     pressured_node: str
@@ -255,9 +257,10 @@ def one_line(result: CheckResult) -> str:
 
 # Each read type's test, named here so a new read type without one fails the suite.
 COVERED: set[str] = set()
+Test = TypeVar("Test", bound=Callable[..., Awaitable[None]])
 
 
-def covers(*kinds: str) -> Any:
+def covers(*kinds: str) -> Callable[[Test], Test]:
     COVERED.update(kinds)
     return lambda test: test
 
