@@ -8,6 +8,7 @@ cannot answer, one clear line.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -306,9 +307,8 @@ async def test_describe_pods_and_events_show_the_kubelets_back_off(
     assert {"ScalingReplicaSet", "SuccessfulCreate", "BackOff"} <= set(
         values(everything, "event.reason")
     )
-    # The real HPA controller warns too: it cannot get CPU usage without a metrics API.
-    assert everything.summary.startswith("5 warning event(s) for ecap-api: BackOff, ")
-    assert "FailedGetResourceMetric" in everything.summary
+    # The real HPA controller may have warned too: no CPU usage without a metrics API.
+    assert re.fullmatch(rf"\d+ warning event\(s\) for {APP}: BackOff(, \w+)*", everything.summary)
 
 
 @covers("k8s.logs")
