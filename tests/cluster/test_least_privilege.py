@@ -48,8 +48,8 @@ from tests.support.service_stage import (
 # through a kubelet (there is none), `top` needs the metrics API (not installed).
 NOT_SERVED = {
     "k8s.exec": "does not have a host assigned",
-    "k8s.top_pods": "not found: pod metrics (metrics.k8s.io)",
-    "k8s.top_nodes": "not found: node metrics (metrics.k8s.io)",
+    "k8s.top_pods": "metrics API not installed: the cluster does not serve metrics.k8s.io",
+    "k8s.top_nodes": "metrics API not installed: the cluster does not serve metrics.k8s.io",
 }
 
 

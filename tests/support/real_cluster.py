@@ -184,10 +184,36 @@ class Cluster:
                     )
                 )
             except kubernetes.client.ApiException as error:
-                # A rollout scaling an old ReplicaSet down deleted it since the listing.
+                # Mid-rollout the ReplicaSet controller deletes old pods (at once: unscheduled).
                 if error.status != 404:
                     raise
         return reported
+
+    # --- nodes, as a kubelet registers and reports them ----------------------------------
+
+    def report_node(self, name: str, *, pressure: str = "") -> Obj:
+        """Register the node if new and report it Ready now (and under `pressure`, if given).
+
+        No kubelet answers at its address: logs and exec on its pods fail as on a dead node.
+        Without heartbeats the node controller marks it NotReady after its grace period, so
+        report it again right before reading it.
+        """
+        if not _exists(self.core.read_node, name):
+            Cluster.create(self.core.create_node, {"metadata": {"name": name}})
+        return self.read(self.core.patch_node_status, name, {"status": node_status(pressure)})
+
+    def schedule(self, namespace: str, selector: str, node: str) -> None:
+        """Bind each unscheduled matching pod to `node`, as the scheduler does."""
+        for pod in self.pods(namespace, selector):
+            name = pod["metadata"]["name"]
+            if not pod["spec"].get("nodeName"):
+                Cluster.create(
+                    self.core.create_namespaced_pod_binding,
+                    name,
+                    namespace,
+                    {"metadata": {"name": name}, "target": {"kind": "Node", "name": node}},
+                    _preload_content=False,
+                )
 
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -243,10 +269,12 @@ def pod_status(pod: Obj, state: str, index: int) -> Obj:
             }
         statuses.append(status)
     condition = "True" if ready else "False"
+    # A pod keeps its IP: the API server refuses a second one of the same family.
+    ip = pod.get("status", {}).get("podIP") or f"10.244.0.{10 + index}"
     return {
         "phase": "Running",
-        "podIP": f"10.244.0.{10 + index}",
-        "podIPs": [{"ip": f"10.244.0.{10 + index}"}],
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
         "hostIP": "10.0.0.1",
         "startTime": now,
         "conditions": [
@@ -254,6 +282,27 @@ def pod_status(pod: Obj, state: str, index: int) -> Obj:
             for kind in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
         ],
         "containerStatuses": statuses,
+    }
+
+
+def node_status(pressure: str = "") -> Obj:
+    """A node's status as its kubelet reports it: Ready, 4 CPUs and 8Gi, no kubelet port open."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conditions = [
+        {"type": kind, "status": "True" if kind in ("Ready", pressure) else "False"}
+        for kind in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+    ]
+    for condition in conditions:
+        condition.update(lastHeartbeatTime=now, lastTransitionTime=now, reason="Reported")
+    amounts = {"cpu": "4", "memory": "8Gi", "pods": "110"}
+    return {
+        "conditions": conditions,
+        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+        # Port 1: nothing listens there, as on a node whose kubelet is gone.
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 1}},
+        "capacity": amounts,
+        "allocatable": amounts,
+        "nodeInfo": {"kubeletVersion": "v1.37.2"},
     }
 
 

@@ -18,7 +18,7 @@ from kubernetes import config as k8s_config
 from bot.executors.kubernetes.failure import KubeError, to_kube_error
 from bot.redact import redact, register_secret
 
-ApiName = Literal["core", "apps", "networking", "custom", "autoscaling", "version"]
+ApiName = Literal["core", "apps", "networking", "discovery", "custom", "autoscaling", "version"]
 Obj = dict[str, Any]
 T = TypeVar("T")
 
@@ -97,6 +97,7 @@ class KubeClient:
                     "core": k8s.CoreV1Api(self._api_client),
                     "apps": k8s.AppsV1Api(self._api_client),
                     "networking": k8s.NetworkingV1Api(self._api_client),
+                    "discovery": k8s.DiscoveryV1Api(self._api_client),
                     "custom": k8s.CustomObjectsApi(self._api_client),
                     "autoscaling": k8s.AutoscalingV2Api(self._api_client),
                     "version": k8s.VersionApi(self._api_client),

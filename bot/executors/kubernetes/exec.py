@@ -15,7 +15,7 @@ from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
 from bot.executors.common import dig
 from bot.executors.kubernetes.client import KubeClient, Obj
-from bot.executors.kubernetes.failure import KubeError
+from bot.executors.kubernetes.failure import KubeError, kubelet_unreachable
 from bot.executors.kubernetes.params import K8sExec
 from bot.executors.kubernetes.pods import is_ready, list_pods, pod_status
 from bot.executors.kubernetes.rollouts import read_deployment, selector_of
@@ -163,6 +163,9 @@ async def read_exec(kube: KubeClient, action: K8sExec, target: ServiceBinding) -
             findings=[Finding(name="exec.output", value=output[:MAX_FINDING], subject=subject)],
         )
     code, why = _exit_code(status)
+    unreachable = kubelet_unreachable(why, str(dig(pod, "spec", "nodeName") or ""))
+    if unreachable:
+        raise KubeError(f"cannot exec in pod {name}: {unreachable}")
     if why:
         output = f"{output.rstrip()}\n{why}".strip()
     output = redact(_capped(output, MAX_OUTPUT))

@@ -16,6 +16,10 @@ _FORBIDDEN_GIST = re.compile(
     r'(?: in API group "[^"]*")?(?: in the namespace "(?P<namespace>[^"]+)")?'
 )
 
+# The API server proxies logs and exec to the pod's kubelet: "dial tcp 10.0.0.1:10250: connect:
+# connection refused" when nothing answers there (a dead node, or a node object with no kubelet).
+_KUBELET_DIAL = re.compile(r"dial tcp \S+: (?:connect: )?(?P<why>[a-z/ ]+)")
+
 
 class KubeError(BotError):
     """An API call that failed; str() is the one-line reason, `status` the HTTP status if any."""
@@ -55,6 +59,14 @@ def _api_failure(exc: ApiException, verb: str, what: str) -> KubeError:
     else:
         reason = f"cannot {verb} {what} ({status}): {message or exc.reason}"
     return KubeError(reason, status or None)
+
+
+def kubelet_unreachable(reason: str, node: str) -> str | None:
+    """'the kubelet on node N does not answer (why)' if the API server could not reach it."""
+    dial = _KUBELET_DIAL.search(reason)
+    if dial is None:
+        return None
+    return f"the kubelet on node {node or '<none>'} does not answer ({dial['why'].strip()})"
 
 
 def _connection_failure(exc: BaseException, server: str, timeout: float) -> KubeError:

@@ -9,7 +9,7 @@ from collections import Counter
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
 from bot.executors.kubernetes.client import KubeClient, Obj
-from bot.executors.kubernetes.failure import KubeError
+from bot.executors.kubernetes.failure import KubeError, kubelet_unreachable
 from bot.executors.kubernetes.params import K8sLogs
 from bot.executors.kubernetes.pods import list_pods
 from bot.executors.kubernetes.rollouts import read_deployment, selector_of
@@ -51,6 +51,10 @@ async def _tail(kube: KubeClient, pod: Obj, action: K8sLogs, target: ServiceBind
     namespace = action.namespace or target.namespace
     container = _container(pod, action.container, target.container)
     header = f"==> pod/{name} container {container}{' (previous)' if action.previous else ''} <=="
+    node = str((pod.get("spec") or {}).get("nodeName") or "")
+    if not node:
+        # The API server answers an empty log for it: no kubelet has one.
+        return f"{header}\n(not scheduled on a node: no kubelet has its logs)"
     try:
         text = await kube.text(
             "core",
@@ -64,6 +68,9 @@ async def _tail(kube: KubeClient, pod: Obj, action: K8sLogs, target: ServiceBind
             what=f"logs of pod {name} in namespace {namespace}",
         )
     except KubeError as exc:
+        unreachable = kubelet_unreachable(str(exc), node)
+        if unreachable:
+            raise KubeError(f"no logs of pod {name}: {unreachable}", exc.status) from None
         # A pod that never restarted has no previous container; that is a fact, not a failure.
         if action.previous and exc.status in (400, 404):
             return f"{header}\n(no previous container: it has not restarted)"
@@ -135,5 +142,7 @@ async def read_logs(kube: KubeClient, action: K8sLogs, target: ServiceBinding) -
         if counts:
             findings.append(Finding(name="logs.top_value", value=counts[0][0], subject=source))
             summary += f"; most common field {action.count_field}: {counts[0][0]} ({counts[0][1]})"
+    if not any((p.get("spec") or {}).get("nodeName") for p in shown):
+        summary = f"no logs of {source}: no pod is scheduled on a node, so no kubelet has any"
     status = "problem" if errors else "ok"
     return CheckResult(status=status, summary=summary, output=output, findings=findings)

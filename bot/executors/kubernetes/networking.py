@@ -7,6 +7,7 @@ from bot.executors.base import CheckResult, Finding
 from bot.executors.common import dig
 from bot.executors.kubernetes.client import KubeClient, Obj
 from bot.executors.kubernetes.describe import age, table
+from bot.executors.kubernetes.failure import KubeError
 from bot.executors.kubernetes.params import K8sEndpoints, K8sIngresses, K8sNetworkPolicies
 from bot.redact import redact
 
@@ -20,11 +21,38 @@ def _addresses(subsets: list[Obj], key: str) -> list[str]:
     return found
 
 
-async def read_endpoints(
-    kube: KubeClient, action: K8sEndpoints, target: ServiceBinding
-) -> CheckResult:
-    namespace = action.namespace or target.namespace
-    name = action.service or target.service
+def _slice_addresses(slices: list[Obj]) -> tuple[list[str], list[str]]:
+    """(ready, not ready) ip:port of EndpointSlices; an unset `ready` condition means ready."""
+    ready: list[str] = []
+    not_ready: list[str] = []
+    for piece in slices:
+        ports = [str(p.get("port", "")) for p in piece.get("ports") or []] or [""]
+        for endpoint in piece.get("endpoints") or []:
+            found = ready if dig(endpoint, "conditions", "ready") is not False else not_ready
+            for ip in endpoint.get("addresses") or []:
+                found += [f"{ip}:{port}".rstrip(":") for port in ports]
+    return ready, not_ready
+
+
+async def _service_addresses(
+    kube: KubeClient, namespace: str, name: str
+) -> tuple[list[str], list[str]]:
+    """From the service's EndpointSlices; v1 Endpoints (deprecated since 1.33) only without any."""
+    try:
+        slices = await kube.items(
+            "discovery",
+            "list_namespaced_endpoint_slice",
+            namespace,
+            label_selector=f"kubernetes.io/service-name={name}",
+            what=f"endpointslices of service {name} in namespace {namespace}",
+        )
+    except KubeError as exc:
+        if exc.status != 404:
+            raise
+        slices = []
+    if slices:
+        return _slice_addresses(slices)
+    # A service without a selector, or a server without discovery.k8s.io (the drill server).
     endpoints = await kube.obj(
         "core",
         "read_namespaced_endpoints",
@@ -33,7 +61,15 @@ async def read_endpoints(
         what=f"endpoints {name} in namespace {namespace}",
     )
     subsets = endpoints.get("subsets") or []
-    ready, not_ready = _addresses(subsets, "addresses"), _addresses(subsets, "notReadyAddresses")
+    return _addresses(subsets, "addresses"), _addresses(subsets, "notReadyAddresses")
+
+
+async def read_endpoints(
+    kube: KubeClient, action: K8sEndpoints, target: ServiceBinding
+) -> CheckResult:
+    namespace = action.namespace or target.namespace
+    name = action.service or target.service
+    ready, not_ready = await _service_addresses(kube, namespace, name)
     subject = f"service/{name}"
     findings = [
         Finding(name="endpoints.ready", value=len(ready), subject=subject),

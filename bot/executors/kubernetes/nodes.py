@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
 from bot.executors.common import dig
 from bot.executors.kubernetes.client import KubeClient, Obj
 from bot.executors.kubernetes.describe import age, describe_node, table
+from bot.executors.kubernetes.failure import KubeError
 from bot.executors.kubernetes.params import K8sDescribeNode, K8sNodes, K8sTopNodes, K8sTopPods
 from bot.executors.kubernetes.pods import list_pods
 from bot.executors.units import mebibytes, millicores, percent
 
 PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 HOT_PERCENT = 90
+NO_METRICS_API = (
+    "metrics API not installed: the cluster does not serve metrics.k8s.io (no metrics-server)"
+)
 
 
 def _name(obj: Obj) -> str:
@@ -108,6 +113,20 @@ async def read_describe_node(
     return _node_result(list(nodes), "\n\n".join(describe_node(n) for n in nodes))
 
 
+async def _metrics(
+    kube: KubeClient, method: str, *args: Any, what: str, **kwargs: Any
+) -> list[Obj]:
+    """metrics.k8s.io items; a server without that API group answers 404 to any of its paths."""
+    try:
+        return await kube.items(
+            "custom", method, "metrics.k8s.io", "v1beta1", *args, what=what, **kwargs
+        )
+    except KubeError as exc:
+        if exc.status == 404:
+            raise KubeError(NO_METRICS_API, 404) from None
+        raise
+
+
 def _metrics_usage(item: Obj) -> tuple[float | None, float | None]:
     """(millicores, MiB) of a node metrics item, or summed over a pod's containers."""
     usages = [c.get("usage") or {} for c in item.get("containers") or []] or [
@@ -132,14 +151,7 @@ async def read_top_nodes(
     kube: KubeClient, action: K8sTopNodes, target: ServiceBinding
 ) -> CheckResult:
     metrics, nodes = await asyncio.gather(
-        kube.items(
-            "custom",
-            "list_cluster_custom_object",
-            "metrics.k8s.io",
-            "v1beta1",
-            "nodes",
-            what="node metrics (metrics.k8s.io)",
-        ),
+        _metrics(kube, "list_cluster_custom_object", "nodes", what="node metrics (metrics.k8s.io)"),
         kube.items("core", "list_node", what="nodes"),
     )
     allocatable = {_name(n): dig(n, "status", "allocatable") or {} for n in nodes}
@@ -189,11 +201,9 @@ async def read_top_pods(
     namespace = action.namespace or target.namespace
     selector = action.selector or target.selector
     metrics, pods = await asyncio.gather(
-        kube.items(
-            "custom",
+        _metrics(
+            kube,
             "list_namespaced_custom_object",
-            "metrics.k8s.io",
-            "v1beta1",
             namespace,
             "pods",
             label_selector=selector or None,

@@ -27,7 +27,9 @@ NAMESPACED: tuple[Permission, ...] = (
     Permission("", "pods/exec", ("create", "get")),
     Permission("", "events", ("list",)),
     Permission("", "services", ("get", "patch")),
+    # k8s.endpoints reads EndpointSlices, and v1 Endpoints only for a service without any.
     Permission("", "endpoints", ("get",)),
+    Permission("discovery.k8s.io", "endpointslices", ("list",)),
     Permission("", "configmaps", ("get",)),
     Permission("", "persistentvolumeclaims", ("list",)),
     Permission("apps", "deployments", ("get", "patch")),
