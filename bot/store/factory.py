@@ -10,10 +10,15 @@ from bot.store.redis import RedisStore
 from bot.store.sqlite import SqliteStore
 
 
-def open_store(
+def open_store(redis_url: str | None, sqlite_path: str | Path) -> Store:
+    """Redis when a URL is given (shared by replicas), else the embedded SQLite file."""
+    if redis_url:
+        return RedisStore(redis_url)
+    return SqliteStore(sqlite_path)
+
+
+def open_bounded_store(
     redis_url: str | None, sqlite_path: str | Path, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> Store:
-    """Redis when a URL is given (shared by replicas), else the embedded SQLite file; every
-    call bounded by `timeout_s`."""
-    inner: Store = RedisStore(redis_url) if redis_url else SqliteStore(sqlite_path)
-    return BoundedStore(inner, timeout_s)
+    """The store the bot runs on: as open_store, every call given at most `timeout_s`."""
+    return BoundedStore(open_store(redis_url, sqlite_path), timeout_s)
