@@ -19,8 +19,9 @@ T = TypeVar("T")
 class BoundedStore:
     """Any Store, each call given at most `timeout_s`; past it a StoreError saying so.
 
-    A write cut off by the deadline may still land once the store wakes: every write is a
-    compare-and-set or a claim, so the engine's next read sees it rather than doing it twice.
+    A write cut off by the deadline may still land once the store wakes, and the error says so:
+    every write is a compare-and-set or a claim, so the engine's next read sees it rather than
+    doing it twice.
     """
 
     def __init__(self, inner: Store, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
@@ -28,25 +29,25 @@ class BoundedStore:
         self._timeout_s = timeout_s
 
     async def next_number(self) -> int:
-        return await self._bounded(self.inner.next_number())
+        return await self._bounded(self.inner.next_number(), write=True)
 
     async def insert(self, record: Record) -> None:
-        await self._bounded(self.inner.insert(record))
+        await self._bounded(self.inner.insert(record), write=True)
 
     async def load(self, id: str) -> Record | None:
         return await self._bounded(self.inner.load(id))
 
     async def replace(self, record: Record) -> Record:
-        return await self._bounded(self.inner.replace(record))
+        return await self._bounded(self.inner.replace(record), write=True)
 
     async def list(self, status: str | None = None) -> list[Record]:
         return await self._bounded(self.inner.list(status))
 
     async def claim(self, key: str, owner: str, ttl_s: float | None = None) -> bool:
-        return await self._bounded(self.inner.claim(key, owner, ttl_s))
+        return await self._bounded(self.inner.claim(key, owner, ttl_s), write=True)
 
     async def release(self, key: str, owner: str) -> None:
-        await self._bounded(self.inner.release(key, owner))
+        await self._bounded(self.inner.release(key, owner), write=True)
 
     async def ping(self) -> None:
         await self._bounded(self.inner.ping())
@@ -55,12 +56,16 @@ class BoundedStore:
         # Unbounded: closing waits for writes already queued, which must not be cut off.
         await self.inner.close()
 
-    async def _bounded(self, call: Awaitable[T]) -> T:
+    async def _bounded(self, call: Awaitable[T], *, write: bool = False) -> T:
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await call
         except TimeoutError:
-            raise StoreError(f"{NOT_ANSWERING} (no reply within {self._timeout_s:g} s)") from None
+            reason = f"{NOT_ANSWERING} (no reply within {self._timeout_s:g} s)"
+            # Said, because a write sent to a store that was only slow can still land.
+            if write:
+                reason += "; the change may still be saved when it answers"
+            raise StoreError(reason) from None
 
 
 def backend(store: Store) -> Store:

@@ -58,3 +58,20 @@ async def test_redis_url_picks_redis_under_the_bound(tmp_path: Path) -> None:
             await store.ping()
     finally:
         await store.close()
+
+
+class SilentWrites(SqliteStore):
+    """A real store whose writes never answer."""
+
+    async def replace(self, record: Record) -> Record:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_write_cut_off_says_it_may_still_land(tmp_path: Path) -> None:
+    store = BoundedStore(SilentWrites(tmp_path / "incidents.db"), timeout_s=0.2)
+    try:
+        with pytest.raises(StoreError, match="may still be saved"):
+            await store.replace(Record("INC-0001", "open", 1, "{}"))
+    finally:
+        await store.close()
