@@ -12,7 +12,7 @@ from bot.executors.catalog import build_registry
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
 from bot.settings import Settings
-from bot.store.factory import open_store
+from bot.store.factory import open_bounded_store
 from bot.templates import TemplateRenderer
 
 
@@ -26,7 +26,7 @@ async def running_engine(settings: Settings, config: Config) -> AsyncIterator[En
     """An engine over validated playbooks; refuses to start on an invalid one."""
     templates = TemplateRenderer(settings.templates_dir)
     playbooks = load_playbooks(settings.playbooks_dir, templates)
-    store = open_store(settings.redis_url, settings.state_path)
+    store = open_bounded_store(settings.redis_url, settings.state_path, settings.store_timeout_s)
     executors = build_executors(settings.kubeconfig, settings.docker_host)
     try:
         await store.ping()

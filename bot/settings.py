@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.redact import register_secret
+from bot.store.bounded import DEFAULT_TIMEOUT_S
 
 _REPO = Path(__file__).resolve().parent.parent
 _BUNDLED = Path(__file__).resolve().parent / "_bundled"
@@ -33,6 +34,8 @@ class Settings:
     state_path: Path
     kubeconfig: str | None
     docker_host: str | None
+    # Seconds one store call may take before the user is told the store is not answering.
+    store_timeout_s: float = DEFAULT_TIMEOUT_S
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -52,6 +55,7 @@ class Settings:
             ),
             kubeconfig=env.get("KUBECONFIG") or None,
             docker_host=env.get("DOCKER_HOST") or None,
+            store_timeout_s=float(env.get("RUNBOOK_BOT_STORE_TIMEOUT_S") or DEFAULT_TIMEOUT_S),
         )
         for secret in (
             settings.slack_bot_token,

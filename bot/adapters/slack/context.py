@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncRespond
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 
+from bot.adapters.slack.admission import Admission
 from bot.adapters.slack.identity import Identities
 from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.message import Message
@@ -31,6 +33,7 @@ class SlackContext:
     config: Config
     rooms: Rooms
     identities: Identities
+    admission: Admission = dataclasses.field(default_factory=Admission)
 
     async def incident_here(self, channel: str, explicit: str | None) -> Incident:
         """The incident a command means: the one named, or the one whose channel this is."""
@@ -57,7 +60,7 @@ class SlackContext:
     ) -> None:
         """Run a listener's work; a failure becomes a one-line note to the user only."""
         try:
-            await work()
+            await self.admission.run(work)
         except BotError as exc:
             await self.tell(channel, user, f":warning: {escape(str(exc))}", respond)
         except Exception as exc:

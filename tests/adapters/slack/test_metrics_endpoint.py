@@ -177,6 +177,8 @@ async def test_metrics_count_a_whole_incident(bot: Bot) -> None:
     await _eventually(slack, lambda i: _state(i, "A1") == "denied", "the denial")
     assert await slack.click(slack.button(channel, actions.REQUEST_FIX, "rollback")) == 200
     await _eventually(slack, lambda i: _state(i, "A2") == "pending", "the second request")
+    # The request is stored before its message (and button) is posted.
+    await _until(lambda: bool(slack.buttons(channel, actions.APPROVE)), "the approve button")
     approve = slack.button(channel, actions.APPROVE)
     await asyncio.gather(slack.click(approve, user=BOB), slack.click(approve, user=ALICE))
     await _eventually(slack, lambda i: _state(i, "A2") == "applied", "the rollback")

@@ -35,7 +35,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if sub == "help":
             await _ack_message(ack, _help(ctx))
         elif sub == "list":
-            incidents = await ctx.engine.list_incidents("open")
+            try:
+                incidents = await ctx.engine.list_incidents("open")
+            except BotError as exc:
+                await _ack_message(ack, blocks_error(str(exc)))
+                return
             await _ack_message(
                 ack,
                 blocks.incident_list_message(incidents, ctx.engine.playbooks, ctx.engine.clock()),

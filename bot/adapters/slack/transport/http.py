@@ -15,9 +15,11 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.adapters.slack.transport.store_down import store_down_response
 from bot.errors import BotError
 from bot.redact import redact
 from bot.store.base import Store
+from bot.store.bounded import backend
 from bot.store.redis import RedisStore
 
 EVENTS_PATH = "/slack/events"
@@ -55,7 +57,7 @@ def replay_guard(store: Store) -> ReplayGuard:
     The embedded store serves one process, and its claims would queue behind the engine's writes
     on its single SQLite thread, which measurably delays every ack (bench/ack_latency.py).
     """
-    return ReplayGuard(store if isinstance(store, RedisStore) else None)
+    return ReplayGuard(store if isinstance(backend(store), RedisStore) else None)
 
 
 class RefuseReplays(AsyncMiddleware):
@@ -80,7 +82,7 @@ class RefuseReplays(AsyncMiddleware):
             fresh = await self._replays.first_time(signature)
         except BotError as exc:
             logger.warning("%s", redact(f"replay check failed: {exc}"))
-            return BoltResponse(status=503, body="store unavailable")
+            return store_down_response(req)
         if not fresh:
             logger.warning("refused a replayed Slack request")
             return BoltResponse(status=401, body="replayed request")
