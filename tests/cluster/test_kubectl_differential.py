@@ -257,13 +257,23 @@ async def test_a_missing_revision_is_one_line_and_changes_nothing(
     assert cluster.deployment(namespace, APP)["metadata"]["resourceVersion"] == before
 
 
+def _settled_pod(cluster: Cluster, namespace: str) -> str:
+    """A pod of the current ReplicaSet: older ones may still be going away after the rollout."""
+    current = cluster.replica_sets(namespace, APP)[-1]["metadata"]["name"]
+    pods = [
+        p
+        for p in cluster.pods(namespace, f"app={APP}")
+        if not p["metadata"].get("deletionTimestamp")
+        and any(o.get("name") == current for o in p["metadata"].get("ownerReferences") or [])
+    ]
+    return str(sorted(p["metadata"]["name"] for p in pods)[0])
+
+
 async def test_delete_pod_matches_kubectl_delete(
     cluster: Cluster, executor: KubernetesExecutor, twins: Callable[[list[Obj]], tuple[str, str]]
 ) -> None:
     by_kubectl, by_bot = twins(RELEASES[:2])
-    victims = {
-        ns: cluster.pods(ns, f"app={APP}")[0]["metadata"]["name"] for ns in (by_kubectl, by_bot)
-    }
+    victims = {ns: _settled_pod(cluster, ns) for ns in (by_kubectl, by_bot)}
     binding = ServiceBinding(namespace=by_bot, deployment=APP)
     fix = action("k8s.delete_pod", pod=victims[by_bot])
     preview = await executor.preview(fix, binding)
