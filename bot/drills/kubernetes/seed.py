@@ -25,7 +25,13 @@ _INGRESS_IMAGE = "registry.k8s.io/ingress-nginx/controller:v1.10.1"
 
 def app_container(spec: ServiceSpec, image: str, resources: Resources | None) -> Obj:
     chosen = resources or spec.resources
-    probe = {"httpGet": {"path": "/health", "port": spec.port, "scheme": "HTTP"}}
+    # With the thresholds and timeout the API server fills in when a probe leaves them out.
+    probe = {
+        "httpGet": {"path": "/health", "port": spec.port, "scheme": "HTTP"},
+        "timeoutSeconds": 1,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
     return {
         "name": spec.container_name,
         "image": image,
@@ -33,7 +39,7 @@ def app_container(spec: ServiceSpec, image: str, resources: Resources | None) ->
         "env": [dict(e) for e in spec.env],
         "envFrom": [{"configMapRef": {"name": f"{spec.name}-config"}}],
         "resources": chosen.model_dump(),
-        "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "readinessProbe": {**probe, "periodSeconds": 10},
         "livenessProbe": {**probe, "periodSeconds": 20, "initialDelaySeconds": 15},
         "imagePullPolicy": "IfNotPresent",
     }
