@@ -9,6 +9,7 @@ from bot.drills import exchange
 from bot.drills.kubernetes import controller
 from bot.drills.kubernetes.autoscaling import commit_hpa, hpa_view, invalid_hpa
 from bot.drills.kubernetes.cluster import Cluster
+from bot.drills.kubernetes.defaults import defaulted_template
 from bot.drills.kubernetes.discovery import discovery, is_discovery
 from bot.drills.kubernetes.exec import run as run_command
 from bot.drills.kubernetes.objects import Obj, list_of, status_error, timestamp
@@ -261,6 +262,7 @@ class Api:
         problem = _invalid_deployment(patched)
         if problem:
             raise PatchError(f'Deployment.apps "{route.name}" is invalid: {problem}')
+        patched["spec"]["template"] = defaulted_template(patched["spec"]["template"])
         if dry:
             return Response(200, self._scale(patched) if route.sub == "scale" else patched)
         result = self._commit_deployment(route, patched)

@@ -58,11 +58,12 @@ def seed(cluster: Cluster) -> None:
     first = spec.revisions[0]
     template = pod_template(spec.name, [app_container(spec, first.image, first.resources)])
     dep = deployment(spec.name, spec.namespace, spec.replicas, template, now - 30 * _DAY)
-    for rev in spec.revisions:
+    for number, rev in enumerate(spec.revisions):
         dep["spec"]["template"] = pod_template(
             spec.name, [app_container(spec, rev.image, rev.resources)]
         )
-        dep["metadata"]["generation"] += 1
+        # Creation is generation 1; each later release bumps it, as on the real server.
+        dep["metadata"]["generation"] += 1 if number else 0
         sync_deployment(cluster, dep, now - rev.age_minutes * 60)
 
     ns = spec.namespace
