@@ -1,9 +1,11 @@
-"""Patch application: strategic merge, JSON merge (RFC 7386) and JSON patch (RFC 6902)."""
+"""Patch application: strategic merge (see strategic.py), JSON merge and JSON patch."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from bot.drills.strategic import StrategicError, strategic_merge
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
@@ -27,7 +29,10 @@ def apply_patch(target: dict[str, Any], patch: Any, content_type: str) -> dict[s
     if kind == MERGE:
         return dict(merge_patch(target, patch))
     if kind == STRATEGIC:
-        return dict(strategic_merge(target, patch))
+        try:
+            return dict(strategic_merge(target, patch))
+        except StrategicError as exc:
+            raise PatchError(str(exc)) from None
     raise PatchError(f"unsupported patch type {kind!r}")
 
 
@@ -42,35 +47,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
-
-
-def strategic_merge(target: Any, patch: Any) -> Any:
-    """Like a merge patch, but lists of objects keyed by `name` merge item by item."""
-    if isinstance(patch, list) and isinstance(target, list) and _named(patch) and _named(target):
-        merged = [copy.deepcopy(item) for item in target]
-        index = {item["name"]: i for i, item in enumerate(merged)}
-        for item in patch:
-            if item["name"] in index:
-                i = index[item["name"]]
-                merged[i] = strategic_merge(merged[i], item)
-            else:
-                merged.append(copy.deepcopy(item))
-        return merged
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if key.startswith("$"):
-            continue
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = strategic_merge(result.get(key), value)
-    return result
-
-
-def _named(items: list[Any]) -> bool:
-    return all(isinstance(item, dict) and "name" in item for item in items)
 
 
 def json_patch(target: dict[str, Any], operations: list[Any]) -> dict[str, Any]:

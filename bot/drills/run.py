@@ -51,7 +51,7 @@ def _kubernetes(
                 kubeconfig=str(kubeconfig),
                 docker_host=f"unix://{tmp / 'no-docker-engine.sock'}",
             ),
-            where=f"Sandbox cluster at {sandbox.url} (kubeconfig {kubeconfig}).",
+            where=f"Sandbox cluster at {sandbox.api_url} (kubeconfig {kubeconfig}).",
         )
 
 

@@ -37,3 +37,5 @@ def _cluster_lines(cluster: Sandbox, kubeconfig: str | None) -> Iterator[str]:
     yield f"sandbox cluster '{cluster.scenario}' serving at {cluster.url}"
     if kubeconfig:
         yield f"kubeconfig: {cluster.write_kubeconfig(Path(kubeconfig))}"
+    # The API speaks TLS on the same port, since kubectl sends a token only over https.
+    yield f"Kubernetes API (TLS): {cluster.api_url}"

@@ -92,7 +92,7 @@ async def test_missing_deployment_is_not_found(
 async def test_unreachable_cluster(
     kubeconfig: Path, sandbox: Sandbox, binding: ServiceBinding
 ) -> None:
-    rewrite(kubeconfig, sandbox.url, f"http://127.0.0.1:{closed_port()}")
+    rewrite(kubeconfig, sandbox.api_url, f"http://127.0.0.1:{closed_port()}")
     summary = await run_with(str(kubeconfig), binding)
     assert summary.startswith("cluster unreachable at http://127.0.0.1:")
     assert summary.endswith(": connection refused")

@@ -88,7 +88,7 @@ async def test_cluster_info(start: Callable[[str], Started]) -> None:
     assert result.status == "ok"
     assert values(result, "cluster.reachable") == [True]
     assert values(result, "cluster.version") == ["v1.37.2"]
-    assert f"running at {sandbox.url}" in result.output
+    assert f"running at {sandbox.api_url}" in result.output
     assert sandbox.token not in result.model_dump_json()
 
 

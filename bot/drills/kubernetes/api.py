@@ -9,10 +9,13 @@ from bot.drills import exchange
 from bot.drills.kubernetes import controller
 from bot.drills.kubernetes.autoscaling import commit_hpa, hpa_view, invalid_hpa
 from bot.drills.kubernetes.cluster import Cluster
+from bot.drills.kubernetes.defaults import defaulted_template
+from bot.drills.kubernetes.discovery import discovery, is_discovery
 from bot.drills.kubernetes.exec import run as run_command
 from bot.drills.kubernetes.objects import Obj, list_of, status_error, timestamp
 from bot.drills.kubernetes.observations import LogUnavailable, logs
 from bot.drills.kubernetes.selectors import matches_fields, matches_labels
+from bot.drills.kubernetes.tables import TABLE, printable, table, wants_table
 from bot.drills.kubernetes.views import RESOURCES, deployment_view, listing, one
 from bot.drills.kubernetes.workloads import scale
 from bot.drills.merge import CONTENT_TYPES, PatchError, apply_patch
@@ -40,6 +43,9 @@ VERSION = {
 @dataclass
 class Request(exchange.Request):
     content_type: str = ""
+    accept: str = ""
+    # host:port as the client addressed the server, which discovery names back.
+    host: str = ""
     # Every query pair in order: exec repeats `command` once per argument.
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
@@ -105,6 +111,9 @@ class Api:
         """The answer; for an exec, a 101 whose body is the finished command's ExecResult."""
         if req.method == "GET" and req.path.rstrip("/") == "/version":
             return Response(200, dict(VERSION))
+        if req.method == "GET" and is_discovery(req.path):
+            document, content_type = discovery(req.path, req.accept, req.host)
+            return Response(200, document, content_type)
         route = parse_path(req.path)
         if route is None:
             return _fail(404, "NotFound", "the server could not find the requested resource")
@@ -153,14 +162,23 @@ class Api:
         )
 
     def _read(self, req: Request, route: Route) -> Response:
+        kind, version, _ = RESOURCES[(route.group, route.resource)]
         if route.name is not None:
             obj = self._existing(route)
-            return obj if isinstance(obj, Response) else Response(200, obj)
-        items = listing(self.cluster, route.group, route.resource, route.namespace)
-        labels, fields = req.query.get("labelSelector", ""), req.query.get("fieldSelector", "")
-        items = [o for o in items if matches_labels(o, labels) and matches_fields(o, fields)]
-        kind, version, _ = RESOURCES[(route.group, route.resource)]
-        return Response(200, list_of(kind, version, items, self.cluster.version))
+            if isinstance(obj, Response):
+                return obj
+            items, answer = [obj], obj
+        else:
+            items = listing(self.cluster, route.group, route.resource, route.namespace)
+            labels, fields = req.query.get("labelSelector", ""), req.query.get("fieldSelector", "")
+            items = [o for o in items if matches_labels(o, labels) and matches_fields(o, fields)]
+            answer = list_of(kind, version, items, self.cluster.version)
+        if wants_table(req.accept) and printable(kind):
+            include = req.query.get("includeObject", "Metadata")
+            now = self.cluster.clock()
+            rows = table(kind, items, str(self.cluster.version), now, include)
+            return Response(200, rows, TABLE)
+        return Response(200, answer)
 
     def _existing(self, route: Route) -> Obj | Response:
         assert route.name is not None
@@ -244,6 +262,7 @@ class Api:
         problem = _invalid_deployment(patched)
         if problem:
             raise PatchError(f'Deployment.apps "{route.name}" is invalid: {problem}')
+        patched["spec"]["template"] = defaulted_template(patched["spec"]["template"])
         if dry:
             return Response(200, self._scale(patched) if route.sub == "scale" else patched)
         result = self._commit_deployment(route, patched)

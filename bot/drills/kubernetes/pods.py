@@ -6,6 +6,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.drills.kubernetes.defaults import admitted_pod_spec, defaulted_template
 from bot.drills.kubernetes.health import PodState
 from bot.drills.kubernetes.objects import Obj, meta, timestamp
 
@@ -107,9 +108,7 @@ def pull_failure(image: str, seconds: float) -> Obj:
 
 def render_pod(pod: PodRecord, state: PodState, ready_delay: float, now: float) -> Obj:
     """The pod's JSON as the API server would answer it now."""
-    spec = copy.deepcopy(pod.spec)
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("serviceAccountName", "default")
+    spec = admitted_pod_spec(defaulted_template({"spec": pod.spec})["spec"], pod.name)
     obj: Obj = {"apiVersion": "v1", "kind": "Pod", "metadata": copy.deepcopy(pod.metadata)}
     obj["spec"] = spec
     if state.phase == "unschedulable":

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from bot.drills.kubernetes.api import Api
+from bot.drills.kubernetes.certificate import Certificate
 from bot.drills.kubernetes.cluster import Cluster
 from bot.drills.kubernetes.scenario import load_scenario
 from bot.drills.kubernetes.seed import seed
@@ -26,10 +27,15 @@ class Sandbox(StandIn):
 
     _server: SandboxServer
 
-    def __init__(self, cluster: Cluster, server: SandboxServer, deps: Watcher) -> None:
+    def __init__(
+        self, cluster: Cluster, server: SandboxServer, deps: Watcher, certificate: Certificate
+    ) -> None:
         super().__init__(server, deps)
         self.cluster = cluster
         self.token = server.token
+        # The API's address, over TLS as kubectl needs; `url` serves the sandbox's own pages.
+        self.api_url = server.api_url
+        self.certificate = certificate
         self.scenario = cluster.scenario.name
         self.service_name = cluster.scenario.service.name
 
@@ -46,7 +52,9 @@ class Sandbox(StandIn):
         cluster = Cluster(load_scenario(scenario), ready_delay)
         with cluster.locked():
             seed(cluster)
-        server = SandboxServer((host, port), Api(cluster), secrets.token_urlsafe(24))
+        certificate = Certificate(host)
+        token = secrets.token_urlsafe(24)
+        server = SandboxServer((host, port), Api(cluster), token, certificate.server_context())
         server.latency = latency
         listeners = {
             n: listener_for(d.listener)
@@ -55,7 +63,7 @@ class Sandbox(StandIn):
         }
         deps = Watcher(listeners, lambda name: cls._up(cluster, name))
         server.start()
-        return cls(cluster, server, deps)
+        return cls(cluster, server, deps, certificate)
 
     @staticmethod
     def _up(cluster: Cluster, name: str) -> bool:
@@ -64,10 +72,12 @@ class Sandbox(StandIn):
 
     def write_kubeconfig(self, path: str | Path) -> Path:
         """A kubeconfig whose current context reaches this sandbox with its bearer token."""
+        authority = base64.b64encode(self.certificate.pem).decode()
+        cluster = {"server": self.api_url, "certificate-authority-data": authority}
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "sandbox", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "sandbox", "cluster": cluster}],
             "users": [{"name": "sandbox", "user": {"token": self.token}}],
             "contexts": [
                 {

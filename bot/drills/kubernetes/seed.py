@@ -25,7 +25,13 @@ _INGRESS_IMAGE = "registry.k8s.io/ingress-nginx/controller:v1.10.1"
 
 def app_container(spec: ServiceSpec, image: str, resources: Resources | None) -> Obj:
     chosen = resources or spec.resources
-    probe = {"httpGet": {"path": "/health", "port": spec.port, "scheme": "HTTP"}}
+    # With the thresholds and timeout the API server fills in when a probe leaves them out.
+    probe = {
+        "httpGet": {"path": "/health", "port": spec.port, "scheme": "HTTP"},
+        "timeoutSeconds": 1,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
     return {
         "name": spec.container_name,
         "image": image,
@@ -33,7 +39,7 @@ def app_container(spec: ServiceSpec, image: str, resources: Resources | None) ->
         "env": [dict(e) for e in spec.env],
         "envFrom": [{"configMapRef": {"name": f"{spec.name}-config"}}],
         "resources": chosen.model_dump(),
-        "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "readinessProbe": {**probe, "periodSeconds": 10},
         "livenessProbe": {**probe, "periodSeconds": 20, "initialDelaySeconds": 15},
         "imagePullPolicy": "IfNotPresent",
     }
@@ -52,11 +58,12 @@ def seed(cluster: Cluster) -> None:
     first = spec.revisions[0]
     template = pod_template(spec.name, [app_container(spec, first.image, first.resources)])
     dep = deployment(spec.name, spec.namespace, spec.replicas, template, now - 30 * _DAY)
-    for rev in spec.revisions:
+    for number, rev in enumerate(spec.revisions):
         dep["spec"]["template"] = pod_template(
             spec.name, [app_container(spec, rev.image, rev.resources)]
         )
-        dep["metadata"]["generation"] += 1
+        # Creation is generation 1; each later release bumps it, as on the real server.
+        dep["metadata"]["generation"] += 1 if number else 0
         sync_deployment(cluster, dep, now - rev.age_minutes * 60)
 
     ns = spec.namespace

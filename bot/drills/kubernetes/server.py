@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import ssl
 import struct
 import time
 from urllib.parse import parse_qsl, urlsplit
@@ -26,19 +28,53 @@ from bot.drills.kubernetes.websocket import (
 from bot.drills.lifecycle import HttpFront, QuietHandler
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The first byte of a TLS handshake record; plain HTTP starts with a method's letter.
+_TLS_HANDSHAKE = 0x16
+_HANDSHAKE_TIMEOUT_S = 10.0
 
 
 class SandboxServer(HttpFront):
-    """The HTTP front carrying the API, the token and the injected latency."""
+    """The HTTP front carrying the API, the token and the injected latency.
 
-    def __init__(self, address: tuple[str, int], api: Api, token: str) -> None:
+    One port speaks both TLS (the API as kubectl and the kubeconfig reach it) and plain HTTP
+    (the sandbox's own health and metrics pages, which the bot's HTTP checks read).
+    """
+
+    def __init__(self, address: tuple[str, int], api: Api, token: str, tls: ssl.SSLContext) -> None:
         super().__init__(address, _Handler)
         self.api = api
         self.token = token
+        self.tls = tls
         self.latency = 0.0
         self._traffic: dict[str, Traffic] = {}
         # Set to a list to record each authenticated API request as (method, path?query).
         self.requests: list[tuple[str, str]] | None = None
+
+    @property
+    def api_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"https://{host!s}:{port}"
+
+    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        """Serve the connection, over TLS when the client opens with a handshake."""
+        request.settimeout(_HANDSHAKE_TIMEOUT_S)
+        try:
+            first = request.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if not first or first[0] != _TLS_HANDSHAKE:
+            request.settimeout(None)
+            super().finish_request(request, client_address)
+            return
+        try:
+            secured = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        secured.settimeout(None)
+        try:
+            super().finish_request(secured, client_address)
+        finally:
+            self.shutdown_request(secured)
 
     def health(self, path: str) -> Response | None:
         """Answer the sandbox's own pages (health, ready, live, lb, metrics); None if not one."""
@@ -108,6 +144,8 @@ class _Handler(QuietHandler):
             query=dict(pairs),
             body=body,
             content_type=self.headers.get("Content-Type", ""),
+            accept=self.headers.get("Accept", ""),
+            host=self.headers.get("Host", ""),
             pairs=pairs,
         )
         if self.headers.get("Upgrade", "").lower() == "websocket":

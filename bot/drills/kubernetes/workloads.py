@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from bot.drills.kubernetes.defaults import defaulted_template
 from bot.drills.kubernetes.objects import Obj, meta, owner, template_hash, timestamp
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -34,7 +35,9 @@ def deployment(name: str, ns: str, replicas: int, template: Obj, created: float)
 
 
 def pod_template(app: str, containers: list[Obj]) -> Obj:
-    return {"metadata": {"labels": {"app": app}}, "spec": {"containers": containers}}
+    return defaulted_template(
+        {"metadata": {"labels": {"app": app}}, "spec": {"containers": containers}}
+    )
 
 
 def replicaset(dep: Obj, template: Obj, revision: int, created: float) -> Obj:
@@ -106,6 +109,8 @@ def with_deployment_status(
         "readyReplicas": ready,
         "availableReplicas": ready,
         "unavailableReplicas": max(0, want - ready),
+        # A pointer on the real type, so it shows even at zero.
+        "terminatingReplicas": sum(1 for p, _ in pods if p["metadata"].get("deletionTimestamp")),
         "conditions": [
             _condition(
                 "Available",

@@ -50,3 +50,23 @@ def test_json_patch_operations() -> None:
         apply_patch(TARGET, [{"op": "remove", "path": "/spec/missing"}], JSON_PATCH)
     with pytest.raises(PatchError):
         apply_patch(TARGET, {"op": "add"}, JSON_PATCH)
+
+
+def _env(patch_env: dict[str, object]) -> list[str]:
+    target = {"spec": {"containers": [{"name": "a", "env": [{"name": "A"}, {"name": "B"}]}]}}
+    patch = {"spec": {"containers": [{"name": "a", **patch_env}]}}
+    patched = apply_patch(target, patch, STRATEGIC)
+    return [e["name"] for e in patched["spec"]["containers"][0]["env"]]
+
+
+def test_strategic_list_order_follows_the_api_server() -> None:
+    # As kube-apiserver orders them (tests/cluster/test_strategic_merge_on_the_drill.py).
+    assert _env({"env": [{"name": "C"}]}) == ["C", "A", "B"]
+    assert _env({"env": [{"name": "B", "value": "2"}, {"name": "C"}]}) == ["A", "B", "C"]
+    order = [{"name": "A"}, {"name": "C"}, {"name": "B"}]
+    assert _env({"$setElementOrder/env": order, "env": [{"name": "C"}]}) == ["A", "C", "B"]
+    assert _env({"$setElementOrder/env": [{"name": "B"}, {"name": "A"}]}) == ["B", "A"]
+    assert _env({"env": [{"name": "A", "$patch": "delete"}]}) == ["B"]
+    assert _env({"env": [{"name": "Z"}, {"$patch": "replace"}]}) == ["Z"]
+    with pytest.raises(PatchError):
+        _env({"env": [{"value": "no merge key"}]})
