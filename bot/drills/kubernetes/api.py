@@ -29,7 +29,7 @@ _PATCHABLE = (
 )
 VERSION = {
     "major": "1",
-    "minor": "30",
+    "minor": "37",
     "gitVersion": "v1.37.2",
     "gitCommit": "a51b3b711150f57ffc1f526a640ec058514ed596",
     "gitTreeState": "clean",
