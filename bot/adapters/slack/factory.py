@@ -21,6 +21,7 @@ from bot.adapters.slack.listeners.alert_sink import SlackAlertSink
 from bot.adapters.slack.listeners.nudges import SlackNotifier
 from bot.adapters.slack.rooms import Rooms
 from bot.adapters.slack.transport.http import EVENTS_PATH, RefuseReplays
+from bot.adapters.slack.transport.malformed import RefuseMalformed
 from bot.adapters.slack.transport.socket_mode import socket_mode
 from bot.adapters.web import listening, until_signalled, web_app
 from bot.app import running_engine
@@ -73,7 +74,7 @@ def bolt_app(
     session: aiohttp.ClientSession | None = None,
 ) -> AsyncApp:
     """A Bolt app with no listeners. Over HTTP, Bolt checks every request's signature and then
-    refuses replays; Socket Mode has no HTTP requests to sign."""
+    refuses replays; Socket Mode has no HTTP requests to sign. Then malformed payloads get 400."""
     app = AsyncApp(
         client=web_client(settings, session),
         signing_secret=tokens.signing_secret or "",
@@ -83,6 +84,7 @@ def bolt_app(
     )
     if tokens.signing_secret is not None:
         app.use(RefuseReplays(store))
+    app.use(RefuseMalformed())
     return app
 
 
