@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.adapters.alerts import AlertWebhook
 from bot.adapters.inflight import SHUTDOWN_GRACE_S, InFlight
+from bot.adapters.slack import room_repair
 from bot.adapters.slack.client import web_client
 from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.identity import Identities
@@ -118,7 +119,10 @@ def room_reporter(ctx: SlackContext) -> Reporter:
     """Tells the incident's room when the status page or pager could not be reached."""
 
     async def report(incident: Incident, line: str) -> None:
-        await ctx.rooms.post(incident, text_message(line))
+        message = text_message(line)
+        in_room = await room_repair.room_or_hold(ctx, incident, message)
+        if in_room is not None:
+            await ctx.rooms.post(in_room, message)
 
     return report
 
@@ -145,6 +149,7 @@ async def run(
                 Scheduler(engine, slack.notifier, owner=process_owner())
             )
             await stack.enter_async_context(running_integrations(engine, room_reporter(ctx)))
+            await stack.enter_async_context(room_repair.repairing(ctx.rooms))
             if tokens.app_token is not None:
                 bound = await stack.enter_async_context(
                     socket_mode(slack.app, engine, tokens.app_token, host, port, alerts, inflight)
