@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.api_errors import api_error
+from bot.adapters.slack.posting import post_once
 from bot.adapters.slack.rendering import blocks
 from bot.adapters.slack.rendering.message import Message, split
 from bot.config import Config
@@ -134,7 +135,8 @@ class Rooms:
         """Post (split into several messages if it is too long); returns the first one's ts."""
         first = ""
         for part in split(message):
-            response = await self.client.chat_postMessage(
+            ts = await post_once(
+                self.client,
                 channel=channel,
                 text=part.text,
                 blocks=[b.to_dict() for b in part.blocks],
@@ -142,7 +144,7 @@ class Rooms:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            first = first or str(response["ts"])
+            first = first or ts
         return first
 
     async def post(self, incident: Incident, message: Message, reply_to: str | None = None) -> str:
