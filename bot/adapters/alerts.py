@@ -74,14 +74,18 @@ class AlertGroupMessage(_Tolerant):
     group_key: str = Field(default="", alias="groupKey")
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts")
 
-    def key(self, alert: Alert) -> str:
-        """The dedupe key: the group, else the alert, else the alert's labels."""
+    def key(self) -> str:
+        """The dedupe key of the whole message: Alertmanager's groupKey; without one, the same
+        shape built from the receiver and the labels the group shares (stable as alerts join
+        or leave it); else the alerts' fingerprints (or labels) together."""
         if self.group_key:
             return self.group_key
-        if alert.fingerprint:
-            return alert.fingerprint
-        labels = json.dumps(alert.labels, sort_keys=True)
-        return hashlib.sha256(labels.encode()).hexdigest()[:16]
+        grouping = self.group_labels or self.common_labels
+        if grouping:
+            pairs = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(grouping.items()))
+            return f"{self.receiver}:{{{pairs}}}"
+        each = sorted(a.fingerprint or json.dumps(a.labels, sort_keys=True) for a in self.alerts)
+        return hashlib.sha256("\n".join(each).encode()).hexdigest()[:16]
 
 
 class AlertListener(Protocol):
@@ -166,20 +170,15 @@ class AlertWebhook:
         return web.Response(text=f"ok: {opened} incident(s) opened")
 
     async def receive(self, message: AlertGroupMessage) -> int:
-        """Handle each alert group of the message once; returns how many incidents it opened."""
-        groups: dict[str, list[Alert]] = {}
-        for alert in message.alerts:
-            groups.setdefault(message.key(alert), []).append(alert)
-        opened = 0
-        for key, alerts in groups.items():
-            if not await self.engine.store.claim("alert:" + key, self._owner, CLAIM_SECONDS):
-                # Another request or replica is handling this group right now.
-                continue
-            try:
-                opened += await self._handle_group(key, alerts)
-            finally:
-                await self.engine.store.release("alert:" + key, self._owner)
-        return opened
+        """Handle the message's alert group once; returns how many incidents it opened (0 or 1)."""
+        key = message.key()
+        if not await self.engine.store.claim("alert:" + key, self._owner, CLAIM_SECONDS):
+            # Another request or replica is handling this group right now.
+            return 0
+        try:
+            return await self._handle_group(key, message.alerts)
+        finally:
+            await self.engine.store.release("alert:" + key, self._owner)
 
     async def drain(self) -> None:
         """Wait for the rooms and diagnostics started after answering (shutdown, tests)."""

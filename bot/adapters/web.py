@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.alerts import ALERTS_PATH, AlertWebhook
 from bot.adapters.inflight import InFlight, refuse_while_draining
+from bot.adapters.slack.api_errors import api_error
 from bot.adapters.slack.transport.http import EVENTS_PATH, events_handler
 from bot.engine.engine import Engine
 from bot.errors import BotError
@@ -57,7 +58,7 @@ class Readiness:
         try:
             await self._client.auth_test()
         except SlackApiError as exc:
-            return f"slack auth failed: {exc.response.get('error') or exc.response.status_code}"
+            return f"slack auth failed: {api_error(exc)}"
         except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return f"slack unreachable: {type(exc).__name__}"
         return None

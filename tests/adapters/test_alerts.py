@@ -288,7 +288,7 @@ async def test_without_a_group_key_the_fingerprint_dedupes(bot: AlertBot) -> Non
     for _ in range(3):
         assert (await bot.post(payload([alert(n=7)], group_key="")))[0] == 200
     [incident] = await bot.incidents()
-    assert incident.links["alert.group"] == f"{7:016x}"
+    assert incident.links["alert.group"] == 'runbook-bot:{alertname="APIServiceDown"}'
 
 
 async def test_a_resolved_alert_offers_resolve_and_leaves_the_incident_open(
@@ -324,3 +324,13 @@ async def test_a_resolved_alert_offers_resolve_and_leaves_the_incident_open(
 async def test_a_resolved_alert_without_an_incident_is_acknowledged(bot: AlertBot) -> None:
     assert (await bot.post(payload([alert("resolved")])))[0] == 200
     assert await bot.incidents() == []
+
+
+async def test_without_a_group_key_one_webhook_opens_one_incident_and_repeats_dedupe(
+    bot: AlertBot,
+) -> None:
+    assert (await bot.post(payload([alert(n=1), alert(n=2)], group_key="")))[0] == 200
+    # A repeat delivery with one more alert of the same group.
+    grown = payload([alert(n=1), alert(n=2), alert(n=3)], group_key="")
+    assert (await bot.post(grown))[0] == 200
+    assert len(await bot.incidents()) == 1

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.slack_content import ContentMethods
+from tests.support.slack_history import HistoryMethods
 from tests.support.slack_workspace import BOT_USER_ID, Channel, SlackError, Upload, Workspace
 
 DEFAULT_BOT_TOKEN = "xoxb-test-bot-token"
@@ -41,6 +42,21 @@ class _RateLimit:
     retry_after: int
 
 
+@dataclass
+class _Fault:
+    """The next `times` calls of a method fail this way."""
+
+    times: int
+    # "html": an HTML 500 page (as a proxy in front of Slack answers); "drop": the connection
+    # closes without an answer, after the call took effect when `after` is set.
+    kind: str
+    content_type: str = "text/html"
+    after: bool = True
+
+
+HTML_500 = "<html><head><title>500 Internal Server Error</title></head><body>oops</body></html>"
+
+
 class SlackApiStandIn:
     """An HTTP server on 127.0.0.1:<free port> that behaves like slack.com/api for the bot."""
 
@@ -51,10 +67,12 @@ class SlackApiStandIn:
         self.app_token = app_token
         self.workspace = Workspace()
         self._content = ContentMethods(self.workspace)
-        self._methods = {**self.workspace.methods, **self._content.methods}
+        history = HistoryMethods(self.workspace).methods
+        self._methods = {**self.workspace.methods, **self._content.methods, **history}
         self.calls: list[ApiCall] = []
         self.socket_url: str | None = None
         self._limits: dict[str, _RateLimit] = {}
+        self._faults: dict[str, _Fault] = {}
         self._response_channels: dict[str, str | None] = {}
         self._response_ids = itertools.count(1)
         self._recorded = asyncio.Condition()
@@ -105,6 +123,17 @@ class SlackApiStandIn:
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answers the next `times` calls of `method` with HTTP 429 and Retry-After."""
         self._limits[method] = _RateLimit(times, retry_after)
+
+    def fail_html(self, method: str, *, times: int = 1, content_type: str = "text/html") -> None:
+        """Answers the next `times` calls of `method` with an HTML 500 page under `content_type`
+        (a proxy's error page; some label it application/json)."""
+        self._faults[method] = _Fault(times, "html", content_type=content_type)
+
+    def drop_connection(self, method: str, *, times: int = 1, after: bool = True) -> None:
+        """Closes the connection of the next `times` calls of `method` without answering; with
+        `after` the call has taken effect (and is recorded) first, as when Slack posted but the
+        answer was lost."""
+        self._faults[method] = _Fault(times, "drop", after=after)
 
     def response_url(self, channel: str | None = None) -> str:
         """A fresh response_url; posts to it are recorded as calls of method "response_url"."""
@@ -215,9 +244,28 @@ class SlackApiStandIn:
             return web.json_response(
                 body, status=429, headers={"Retry-After": str(limit.retry_after)}
             )
+        fault = self._faults.get(method)
+        drop_after = False
+        if fault is not None and fault.times > 0:
+            fault.times -= 1
+            if fault.kind == "html":
+                await self._record(ApiCall(method, params, token, 500, {"html": HTML_500}))
+                page = HTML_500.encode()
+                return web.Response(status=500, body=page, content_type=fault.content_type)
+            if not fault.after:
+                return self._drop(request)
+            drop_after = True
         body = self._answer(method, params, token)
         await self._record(ApiCall(method, params, token, 200, body))
+        if drop_after:
+            return self._drop(request)
         return web.json_response(body)
+
+    def _drop(self, request: web.Request) -> web.Response:
+        """Closes the socket; the client sees the server disconnect with no answer."""
+        assert request.transport is not None
+        request.transport.abort()
+        return web.Response(status=500)
 
     def _answer(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         try:

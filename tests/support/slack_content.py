@@ -71,6 +71,9 @@ class ContentMethods:
             "ts": self.workspace.new_ts(),
             **self._content(params),
         }
+        metadata = json_field(params, "metadata")
+        if metadata:
+            message["metadata"] = metadata
         thread_ts = params.get("thread_ts")
         if thread_ts:
             message["thread_ts"] = str(thread_ts)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.slack.posting import IdempotentConnectionRetries
 from bot.metrics import SLACK_API_ERRORS, SLACK_RATE_LIMITED
 from bot.settings import Settings
 
@@ -60,7 +58,8 @@ class ApiCallCounter(AsyncRetryHandler):
 
 
 def web_client(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
-    """A client on SLACK_API_URL with the bot token, retrying 429s and dropped connections."""
+    """A client on SLACK_API_URL with the bot token, retrying 429s and dropped connections
+    (of calls that are safe to repeat)."""
     # The SDK appends method names to the base URL as is.
     base_url = settings.slack_api_url.rstrip("/") + "/"
     return AsyncWebClient(
@@ -72,6 +71,7 @@ def web_client(settings: Settings, session: aiohttp.ClientSession | None = None)
             # First, so it sees every answer before a retry handler claims it.
             ApiCallCounter(base_url),
             AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-            AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
+            # Posts are not retried blindly: post_once looks for a lost post first.
+            IdempotentConnectionRetries(max_retry_count=CONNECTION_RETRIES),
         ],
     )

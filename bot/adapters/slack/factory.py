@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.adapters.alerts import AlertWebhook
 from bot.adapters.inflight import SHUTDOWN_GRACE_S, InFlight
+from bot.adapters.slack import room_repair
 from bot.adapters.slack.client import web_client
 from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.identity import Identities
@@ -21,6 +22,7 @@ from bot.adapters.slack.listeners.alert_sink import SlackAlertSink
 from bot.adapters.slack.listeners.nudges import SlackNotifier
 from bot.adapters.slack.rooms import Rooms
 from bot.adapters.slack.transport.http import EVENTS_PATH, RefuseReplays
+from bot.adapters.slack.transport.malformed import RefuseMalformed
 from bot.adapters.slack.transport.socket_mode import socket_mode
 from bot.adapters.web import listening, until_signalled, web_app
 from bot.app import running_engine
@@ -73,7 +75,7 @@ def bolt_app(
     session: aiohttp.ClientSession | None = None,
 ) -> AsyncApp:
     """A Bolt app with no listeners. Over HTTP, Bolt checks every request's signature and then
-    refuses replays; Socket Mode has no HTTP requests to sign."""
+    refuses replays; Socket Mode has no HTTP requests to sign. Then malformed payloads get 400."""
     app = AsyncApp(
         client=web_client(settings, session),
         signing_secret=tokens.signing_secret or "",
@@ -83,6 +85,7 @@ def bolt_app(
     )
     if tokens.signing_secret is not None:
         app.use(RefuseReplays(store))
+    app.use(RefuseMalformed())
     return app
 
 
@@ -116,7 +119,10 @@ def room_reporter(ctx: SlackContext) -> Reporter:
     """Tells the incident's room when the status page or pager could not be reached."""
 
     async def report(incident: Incident, line: str) -> None:
-        await ctx.rooms.post(incident, text_message(line))
+        message = text_message(line)
+        in_room = await room_repair.room_or_hold(ctx, incident, message)
+        if in_room is not None:
+            await ctx.rooms.post(in_room, message)
 
     return report
 
@@ -143,6 +149,7 @@ async def run(
                 Scheduler(engine, slack.notifier, owner=process_owner())
             )
             await stack.enter_async_context(running_integrations(engine, room_reporter(ctx)))
+            await stack.enter_async_context(room_repair.repairing(ctx.rooms))
             if tokens.app_token is not None:
                 bound = await stack.enter_async_context(
                     socket_mode(slack.app, engine, tokens.app_token, host, port, alerts, inflight)

@@ -8,6 +8,7 @@ import time
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.slack.api_errors import api_error
 from bot.engine.incident import Actor
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Identities:
             response = await self.client.usergroups_users_list(usergroup=group)
             members = frozenset(str(u) for u in response.get("users") or [])
         except SlackApiError as exc:
-            log.warning("cannot read user group %s: %s", group, exc.response.get("error"))
+            log.warning("cannot read user group %s: %s", group, api_error(exc))
             members = cached[1] if cached else frozenset()
         self._members[group] = (time.monotonic(), members)
         return members

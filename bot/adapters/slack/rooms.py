@@ -9,6 +9,8 @@ import re
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.slack.api_errors import api_error
+from bot.adapters.slack.posting import post_once
 from bot.adapters.slack.rendering import blocks
 from bot.adapters.slack.rendering.message import Message, split
 from bot.config import Config
@@ -23,6 +25,10 @@ THREAD = "slack.thread_ts"
 HEADLINE = "slack.headline_ts"
 STAGE = "slack.stage_ts"
 APPROVAL = "slack.approval."
+# Set while the room could not be made; holds the one-line reason. Cleared once it exists.
+ROOM_PENDING = "slack.room_pending"
+# Where the opening command was typed: the announcement goes there when no incidents channel is set.
+ORIGIN = "slack.origin"
 
 # Headline edits wait this long so a burst of changes becomes one chat.update.
 COALESCE_SECONDS = 1.0
@@ -41,32 +47,42 @@ class Rooms:
         self.engine = engine
         self.config = config
         self._pending_headlines: dict[str, asyncio.Task[None]] = {}
+        # Nudges for incidents whose room is pending, posted there once it exists.
+        self.held: dict[str, list[Message]] = {}
 
     # --- opening ------------------------------------------------------------------------
 
     async def open_room(self, incident: Incident, opener: str, origin_channel: str) -> Incident:
-        """Give a new incident its room, announce it, pin its headline, show its first stage."""
+        """Give a new incident its room, announce it, pin its headline, show its first stage.
+
+        Each part is stored as it is done, so a retry after a failure goes on where it stopped.
+        """
         playbook = self.engine.playbook_for(incident)
         announce_to = self.config.channels.incidents or origin_channel
-        links: dict[str, str] = {}
-        if self.config.channels.mode == "channel":
-            channel = await self._create_channel(incident)
-            links[CHANNEL] = channel
+        channel_mode = self.config.channels.mode == "channel"
+        if CHANNEL not in incident.links:
+            if channel_mode:
+                channel = await self._create_channel(incident)
+                incident = await self.engine.set_links(incident.id, {CHANNEL: channel})
+            else:
+                await self._join(announce_to)
+                root = await self.post_to(
+                    announce_to, blocks.announcement_message(incident, playbook, announce_to)
+                )
+                links = {CHANNEL: announce_to, THREAD: root}
+                incident = await self.engine.set_links(incident.id, links)
+        if HEADLINE not in incident.links:
             # An alert opens incidents on no one's behalf: there is nobody to invite.
-            if opener[:1] in ("U", "W") and opener.isalnum():
-                await self._invite(channel, opener)
-        else:
-            await self._join(announce_to)
-            root = await self.post_to(
-                announce_to, blocks.announcement_message(incident, playbook, announce_to)
-            )
-            links[CHANNEL], links[THREAD] = announce_to, root
-        incident = await self.engine.set_links(incident.id, links)
-        headline_ts = await self.post(incident, blocks.headline_message(self._headline(incident)))
-        await self._pin(incident.links[CHANNEL], headline_ts)
-        incident = await self.engine.set_links(incident.id, {HEADLINE: headline_ts})
-        if self.config.channels.mode == "channel" and announce_to:
-            await self._announce(incident, announce_to)
+            if channel_mode and opener[:1] in ("U", "W") and opener.isalnum():
+                await self._invite(incident.links[CHANNEL], opener)
+            message = blocks.headline_message(self._headline(incident))
+            headline_ts = await self.post(incident, message)
+            await self._pin(incident.links[CHANNEL], headline_ts)
+            incident = await self.engine.set_links(incident.id, {HEADLINE: headline_ts})
+            if channel_mode and announce_to:
+                await self._announce(incident, announce_to)
+        if STAGE in incident.links:
+            return incident
         return await self.show_stage(incident)
 
     async def _announce(self, incident: Incident, channel: str) -> None:
@@ -77,7 +93,7 @@ class Rooms:
         try:
             await self.post_to(channel, message)
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = api_error(exc)
             log.warning("could not announce %s in %s: %s", incident.id, channel, error)
 
     async def _create_channel(self, incident: Incident) -> str:
@@ -87,7 +103,7 @@ class Rooms:
             try:
                 response = await self.client.conversations_create(name=name)
             except SlackApiError as exc:
-                if exc.response.get("error") == "name_taken":
+                if api_error(exc) == "name_taken":
                     continue
                 raise
             return str(response["channel"]["id"])
@@ -97,7 +113,7 @@ class Rooms:
         try:
             await self.client.conversations_invite(channel=channel, users=user)
         except SlackApiError as exc:
-            if exc.response.get("error") not in ("already_in_channel", "cant_invite_self"):
+            if api_error(exc) not in ("already_in_channel", "cant_invite_self"):
                 raise
 
     async def _join(self, channel: str) -> None:
@@ -105,13 +121,13 @@ class Rooms:
             await self.client.conversations_join(channel=channel)
         except SlackApiError as exc:
             # Private channels and DMs cannot be joined; posting will say if we lack access.
-            log.info("could not join %s: %s", channel, exc.response.get("error"))
+            log.info("could not join %s: %s", channel, api_error(exc))
 
     async def _pin(self, channel: str, ts: str) -> None:
         try:
             await self.client.pins_add(channel=channel, timestamp=ts)
         except SlackApiError as exc:
-            log.warning("could not pin the headline: %s", exc.response.get("error"))
+            log.warning("could not pin the headline: %s", api_error(exc))
 
     # --- posting ------------------------------------------------------------------------
 
@@ -119,7 +135,8 @@ class Rooms:
         """Post (split into several messages if it is too long); returns the first one's ts."""
         first = ""
         for part in split(message):
-            response = await self.client.chat_postMessage(
+            ts = await post_once(
+                self.client,
                 channel=channel,
                 text=part.text,
                 blocks=[b.to_dict() for b in part.blocks],
@@ -127,7 +144,7 @@ class Rooms:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            first = first or str(response["ts"])
+            first = first or ts
         return first
 
     async def post(self, incident: Incident, message: Message, reply_to: str | None = None) -> str:
@@ -159,7 +176,7 @@ class Rooms:
         try:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
         except SlackApiError as exc:
-            log.warning("could not tell %s: %s", user, exc.response.get("error"))
+            log.warning("could not tell %s: %s", user, api_error(exc))
 
     # --- the stage and the headline -----------------------------------------------------
 

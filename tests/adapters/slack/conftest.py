@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.adapters.slack.context import SlackContext
 from bot.adapters.slack.factory import build_slack
 from bot.adapters.web import listening, web_app
 from bot.app import running_engine
@@ -42,6 +43,8 @@ class SlackBot:
     sandbox: Sandbox
     url: str
     session: aiohttp.ClientSession
+    # What the listeners share (rooms, identities), for driving the adapter directly.
+    ctx: SlackContext | None = None
 
     async def send(
         self, body: bytes, headers: dict[str, str] | None = None
@@ -154,9 +157,8 @@ async def slack_bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[SlackBot]
             channels=Channels(incidents="C0GENERAL"),
         )
         async with running_engine(settings, config) as engine:
-            bolt = build_slack(engine, config, settings).app
-            app = web_app(bolt, engine, slack_events=True)
+            slack = build_slack(engine, config, settings)
+            app = web_app(slack.app, engine, slack_events=True)
             async with listening(app, "127.0.0.1", 0) as port, aiohttp.ClientSession() as session:
-                yield SlackBot(
-                    api, engine, sandbox, f"http://127.0.0.1:{port}/slack/events", session
-                )
+                url = f"http://127.0.0.1:{port}/slack/events"
+                yield SlackBot(api, engine, sandbox, url, session, slack.notifier.ctx)

@@ -130,3 +130,23 @@ async def test_checklists_are_ticked_and_owned_after_resolving(slack_bot: SlackB
         "checklist-reopened",
         "checklist-owner",
     ]
+
+
+async def test_a_checklist_tick_from_another_channel_changes_nothing(slack_bot: SlackBot) -> None:
+    bot = slack_bot
+    channel = await _open(bot)
+    await _resolve(bot, channel)
+    first = _elements(bot, channel, actions.CHECKLIST)[0]
+    forged = {**first, "_channel": "C0GENERAL"}
+    chosen: dict[str, Any] = {"type": "checkboxes", "selected_options": first["options"][:1]}
+    assert (await bot.send(_element_body(bot, forged, chosen))).status == 200
+    picker = {**_elements(bot, channel, actions.CHECKLIST_OWNER)[0], "_channel": "C0GENERAL"}
+    await bot.send(_element_body(bot, picker, {"type": "users_select", "selected_user": BOB}))
+    await _until(
+        lambda: (
+            sum("act only in its room" in str(c.params.get("text")) for c in bot.api.calls) >= 2
+        ),
+        "two refusals",
+    )
+    incident = await bot.engine.get("INC-0001")
+    assert not any(v.done or v.owner for v in incident.checklist.values())

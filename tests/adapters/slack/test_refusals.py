@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
 from bot.config import Channels
 from tests.adapters.slack.conftest import ALICE, BOB, SlackBot
 from tests.adapters.slack.test_flow import _open, _told
+from tests.support.slack_signing import block_action_payload
 
 
 async def _until(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
@@ -102,3 +104,14 @@ async def test_thread_mode_keeps_the_incident_in_a_thread(slack_bot: SlackBot) -
     thread = incident.links["slack.thread_ts"]
     replies = [m for m in slack_bot.api.messages("C0GENERAL") if m.get("thread_ts") == thread]
     assert replies, "the headline and the stage are replies in the incident's thread"
+
+
+async def test_a_block_action_without_actions_is_a_400(slack_bot: SlackBot) -> None:
+    payload = block_action_payload(
+        action_id=actions.COMMANDER,
+        value=ButtonValue("INC-0001").encode(),
+        response_url=slack_bot.api.response_url(),
+    )
+    payload["actions"] = []
+    response = await slack_bot.send(urlencode({"payload": json.dumps(payload)}).encode())
+    assert response.status == 400

@@ -6,7 +6,7 @@ import logging
 
 from slack_sdk.models.blocks import Block
 
-from bot.adapters.slack import actions
+from bot.adapters.slack import actions, room_repair
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext
 from bot.adapters.slack.listeners.interactions import report_runs
@@ -14,7 +14,7 @@ from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import actions as actions_block
 from bot.adapters.slack.rendering.parts import button, section
-from bot.adapters.slack.rooms import CHANNEL, STAGE
+from bot.adapters.slack.rooms import STAGE
 from bot.engine.incident import BOT, Incident
 from bot.playbooks.models import DiagnosticStep
 
@@ -32,7 +32,7 @@ class SlackAlertSink:
         if channels.mode == "thread" and not channels.incidents:
             log.warning("%s has no room: thread mode needs channels.incidents", incident.id)
             return
-        incident = await self.ctx.rooms.open_room(incident, "", channels.incidents)
+        incident = await room_repair.open_room(self.ctx.rooms, incident, "", channels.incidents)
         stage = self.ctx.engine.stage(incident)
         if not any(isinstance(s, DiagnosticStep) for s in stage.all_steps()):
             return
@@ -47,10 +47,11 @@ class SlackAlertSink:
         await report_runs(self.ctx, incident, runs)
 
     async def alert_resolved(self, incident: Incident) -> None:
-        if CHANNEL not in incident.links:
-            return
-        await self.ctx.rooms.post(incident, resolved_message(incident))
-        self.ctx.rooms.refresh_headline(incident.id)
+        message = resolved_message(incident)
+        in_room = await room_repair.room_or_hold(self.ctx, incident, message)
+        if in_room is not None:
+            await self.ctx.rooms.post(in_room, message)
+            self.ctx.rooms.refresh_headline(incident.id)
 
 
 def resolved_message(incident: Incident) -> Message:

@@ -24,6 +24,7 @@ from bot.adapters.slack.context import SlackContext
 from bot.adapters.slack.rendering.escape import escape, is_user_id, mention, truncate
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import context, fit, section, when
+from bot.adapters.slack.scope import require_its_room
 from bot.engine import checklist
 from bot.engine.incident import Actor, Incident
 from bot.errors import InvalidRequest
@@ -100,18 +101,23 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 def _listener(ctx: SlackContext, what: str, handler: Handler) -> Callable[..., Awaitable[None]]:
     async def listener(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
+        channel = _channel(body)
         user = str((body.get("user") or {}).get("id", ""))
 
         async def work() -> None:
             name = str((body.get("user") or {}).get("name", ""))
             await handler(ctx, body, await ctx.identities.actor(user, name))
 
-        await ctx.guard(str(channel), user, work, what, respond)
+        await ctx.guard(channel, user, work, what, respond)
 
     return listener
+
+
+def _channel(body: dict[str, Any]) -> str:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id", ""
+    )
+    return str(channel)
 
 
 async def _checked(ctx: SlackContext, body: dict[str, Any], actor: Actor) -> None:
@@ -119,6 +125,7 @@ async def _checked(ctx: SlackContext, body: dict[str, Any], actor: Actor) -> Non
     action = (body.get("actions") or [{}])[0]
     value = ButtonValue.decode(action.get("block_id"))
     incident = await ctx.engine.get(value.incident)
+    require_its_room(incident, _channel(body), "checklists")
     found = _checklist(ctx, incident, value.step)
     start = max(value.level, 0) * _OPTIONS
     shown = checklist.tasks(found, incident)[start : start + _OPTIONS]
@@ -138,6 +145,7 @@ async def _owned(ctx: SlackContext, body: dict[str, Any], actor: Actor) -> None:
     if not is_user_id(owner):
         raise InvalidRequest("choose a person to own this item")
     incident = await ctx.engine.get(value.incident)
+    require_its_room(incident, _channel(body), "checklists")
     found, _ = checklist.find(ctx.engine.playbook_for(incident), value.step)
     incident = await ctx.engine.assign_item(incident.id, value.step, owner, actor)
     await _refresh(ctx, incident, found, body)

@@ -6,11 +6,14 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.adapters.slack import room_repair
 from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.rendering import blocks, modals
 from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.scope import in_its_room
 from bot.engine.headline import headline
+from bot.engine.incident import Incident
 from bot.errors import BotError
 
 # Slack sends at most a few thousand characters; anything past this is not a summary.
@@ -40,10 +43,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             except BotError as exc:
                 await _ack_message(ack, blocks_error(str(exc)))
                 return
-            await _ack_message(
-                ack,
-                blocks.incident_list_message(incidents, ctx.engine.playbooks, ctx.engine.clock()),
+            notes = {i.id: "room pending" for i in incidents if room_repair.pending(i)}
+            message = blocks.incident_list_message(
+                incidents, ctx.engine.playbooks, ctx.engine.clock(), notes
             )
+            await _ack_message(ack, message)
         elif sub in ("status", "timeline", "resolve"):
             await _ack_about_incident(ack, ctx, sub, words[1:], user, channel, command)
         else:
@@ -64,10 +68,15 @@ async def _ack_about_incident(
     except BotError as exc:
         await _ack_message(ack, blocks_error(str(exc)))
         return
-    if sub == "status":
+    if room_repair.pending(incident):
+        await _ack_room_pending(ack, ctx, sub, incident, user, channel)
+    elif sub == "status":
         playbook = ctx.engine.playbook_for(incident)
         h = headline(incident, playbook, ctx.engine.clock())
-        await _ack_message(ack, blocks.headline_message(h, resolved=incident.status != "open"))
+        resolved, here = incident.status != "open", in_its_room(incident, channel)
+        await _ack_message(ack, blocks.headline_message(h, resolved=resolved, read_only=not here))
+    elif sub == "resolve" and not in_its_room(incident, channel):
+        await _ack_message(ack, blocks_error(f"resolve {incident.id} in its room"))
     elif sub == "resolve":
         if incident.status != "open":
             await _ack_message(ack, blocks_error(f"{incident.id} is already {incident.status}"))
@@ -90,6 +99,24 @@ async def _ack_about_incident(
             ),
             "exporting the timeline",
         )
+
+
+async def _ack_room_pending(
+    ack: AsyncAck, ctx: SlackContext, sub: str, incident: Incident, user: str, channel: str
+) -> None:
+    """Say the room is pending (with the read-only status), then try to make it."""
+    note = blocks_error(room_repair.pending_note(incident))
+    if sub == "status":
+        playbook = ctx.engine.playbook_for(incident)
+        h = headline(incident, playbook, ctx.engine.clock())
+        shown = blocks.headline_message(h, read_only=True)
+        note = Message(text=note.text, blocks=[*note.blocks, *shown.blocks])
+    await _ack_message(ack, note)
+
+    async def repair() -> None:
+        await room_repair.ensure_room(ctx.rooms, incident)
+
+    await ctx.guard(channel, user, repair, "opening the room")
 
 
 async def _open(
@@ -120,7 +147,7 @@ async def _open(
     async def work() -> None:
         actor = await ctx.identities.actor(user)
         incident = await ctx.engine.open(playbook_id, service, actor, summary)
-        incident = await ctx.rooms.open_room(incident, user, channel)
+        incident = await room_repair.open_room(ctx.rooms, incident, user, channel)
         await respond(
             response_type="ephemeral",
             text=f"Opened {incident.id}: <#{incident.links['slack.channel']}>",

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.slack import actions
+from bot.adapters.slack import actions, room_repair
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message, text_message
 from bot.adapters.slack.listeners import checklists, nudges
@@ -16,6 +16,7 @@ from bot.adapters.slack.listeners.views import open_status_modal
 from bot.adapters.slack.rendering import blocks, modals
 from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rooms import APPROVAL
+from bot.adapters.slack.scope import require_its_room
 from bot.engine.incident import Actor, Incident, StepRun, TimerKind
 from bot.errors import InvalidRequest
 
@@ -74,6 +75,8 @@ def _listener(ctx: SlackContext, action_id: str, handler: Click) -> Callable[...
             raw = clicked.get("value") or (clicked.get("selected_option") or {}).get("value")
             value = ButtonValue.decode(raw)
             incident = await ctx.engine.get(value.incident)
+            incident = await room_repair.ensure_room(ctx.rooms, incident)
+            require_its_room(incident, channel)
             _still_valid(incident, value)
             name = str((body.get("user") or {}).get("name", ""))
             actor = (

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
-from bot.adapters.slack import actions
+from bot.adapters.slack import actions, room_repair
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message
 from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import actions as actions_block
 from bot.adapters.slack.rendering.parts import button, context, section
-from bot.adapters.slack.rooms import CHANNEL
 from bot.config import EscalationContact
 from bot.engine.incident import Actor, Incident
 from bot.engine.timers import fixes_tried
@@ -52,17 +51,17 @@ class SlackNotifier:
         contacts: EscalationContact | None,
         late: bool,
     ) -> None:
-        if CHANNEL not in incident.links:
-            return
-        await self.ctx.rooms.post(
-            incident, nudge_message(incident, level, contacts, late, self.ctx)
-        )
-        self.ctx.rooms.refresh_headline(incident.id)
+        message = nudge_message(incident, level, contacts, late, self.ctx)
+        in_room = await room_repair.room_or_hold(self.ctx, incident, message)
+        if in_room is not None:
+            await self.ctx.rooms.post(in_room, message)
+            self.ctx.rooms.refresh_headline(incident.id)
 
     async def status_reminder(self, incident: Incident, late: bool) -> None:
-        if CHANNEL not in incident.links:
-            return
-        await self.ctx.rooms.post(incident, reminder_message(incident, late, self.ctx))
+        message = reminder_message(incident, late, self.ctx)
+        in_room = await room_repair.room_or_hold(self.ctx, incident, message)
+        if in_room is not None:
+            await self.ctx.rooms.post(in_room, message)
 
 
 def nudge_message(

@@ -62,8 +62,9 @@ USAGE = (
 _SUMMARY = 200
 
 
-def headline_message(h: Headline, *, resolved: bool = False) -> Message:
-    """The pinned message, edited in place; its buttons go once the incident is resolved."""
+def headline_message(h: Headline, *, resolved: bool = False, read_only: bool = False) -> Message:
+    """The pinned message, edited in place; its buttons go once the incident is resolved, and
+    are left off where they would not act (outside its room)."""
     icon = SEVERITY.get(h.severity, ":red_circle:")
     pairs = [
         ("Status", escape(h.status)),
@@ -76,7 +77,7 @@ def headline_message(h: Headline, *, resolved: bool = False) -> Message:
         ("Approvals waiting", str(h.pending_approvals)),
     ]
     blocks: list[Block] = [header(f"{h.incident_id} · {h.title} · {h.service}"), fields(pairs)]
-    if not resolved and h.status == "open":
+    if not resolved and not read_only and h.status == "open":
         value = ButtonValue(h.incident_id)
         blocks += actions(
             button("Status update", STATUS_MODAL, value, "primary"),
@@ -104,15 +105,26 @@ def help_message(playbooks: dict[str, Playbook], services: list[str]) -> Message
 
 
 def incident_list_message(
-    incidents: list[Incident], playbooks: dict[str, Playbook], now: datetime
+    incidents: list[Incident],
+    playbooks: dict[str, Playbook],
+    now: datetime,
+    notes: dict[str, str] | None = None,
 ) -> Message:
-    """One line per incident: id, title, service, severity, age, stage and commander."""
+    """One line per incident: id, title, service, severity, age, stage and commander, and a
+    note (such as "room pending") where `notes` has one for it."""
     if not incidents:
         return Message("No open incidents.", [section("No open incidents. :tada:")])
     blocks: list[Block] = [header(f"Incidents ({len(incidents)})")]
-    blocks += [section(_incident_line(incident, playbooks, now)) for incident in incidents]
+    blocks += [
+        section(_incident_line(incident, playbooks, now) + _note((notes or {}).get(incident.id)))
+        for incident in incidents
+    ]
     text = f"{len(incidents)} incidents: " + ", ".join(escape(i.id) for i in incidents[:50])
     return Message(truncate(text, 1000), fit(blocks, "incidents"))
+
+
+def _note(note: str | None) -> str:
+    return f" · :hourglass: {escape(note)}" if note else ""
 
 
 def _incident_line(incident: Incident, playbooks: dict[str, Playbook], now: datetime) -> str:

@@ -13,6 +13,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.adapters.alerts import AlertWebhook
 from bot.adapters.inflight import InFlight
+from bot.adapters.slack.api_errors import api_error
 from bot.adapters.web import listening, web_app
 from bot.engine.engine import Engine
 from bot.errors import ConfigError
@@ -62,7 +63,7 @@ async def socket_mode(
             handler.client.wss_uri = await handler.client.issue_new_wss_url()
         except SlackApiError as exc:
             await handler.disconnect_once()
-            error = exc.response.get("error") or exc.response.status_code
+            error = api_error(exc)
             raise ConfigError(f"Slack refused the Socket Mode connection: {error}") from None
         await handler.connect_async()  # type: ignore[no-untyped-call]
         try:
