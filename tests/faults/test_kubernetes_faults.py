@@ -98,7 +98,7 @@ async def test_unreachable_cluster_is_said_at_once_and_the_stage_completes(
 
     elapsed, results = await _run_stage(bot, channel, within_s=30.0)
     assert elapsed < KUBE_TIMEOUT_S, "a refused connection is reported without waiting"
-    assert "cluster unreachable at http://127.0.0.1:" in results
+    assert "cluster unreachable at https://127.0.0.1:" in results
     incident = await bot.engine.get("INC-0001")
     runs = {i: incident.step_runs[i] for i in _stage_diagnostics(bot, incident)}
     assert runs, "every diagnostic of the stage has its result"
