@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.engine.incident import ChecklistItem, Incident
+from bot.engine.root_causes import suggest_causes
 from bot.errors import InvalidRequest
 from bot.playbooks.models import Checklist, Playbook
 
@@ -37,6 +38,12 @@ def tasks(checklist: Checklist, incident: Incident) -> list[Task]:
         )
         for i, text in enumerate(checklist.items)
     ]
+
+
+def applicable(playbook: Playbook, incident: Incident) -> list[Checklist]:
+    """The playbook's checklists for this incident: one tied to a cause only if it matched."""
+    matched = {m.cause.id for m in suggest_causes(playbook, incident)}
+    return [c for c in playbook.post_incident if c.cause is None or c.cause in matched]
 
 
 def find(playbook: Playbook, key: str) -> tuple[Checklist, str]:

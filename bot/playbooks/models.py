@@ -169,6 +169,9 @@ class Checklist(_Model):
     title: str
     within: Duration
     items: list[str] = Field(min_length=1)
+    # A root cause's id: the checklist is only for incidents whose findings matched that cause
+    # (the runbook's "Out of memory: follow-up"); without it, every incident gets it.
+    cause: Slug | None = None
 
 
 class Playbook(_Model):
