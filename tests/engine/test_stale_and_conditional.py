@@ -9,10 +9,10 @@ import pytest
 
 from bot.config import Config, ServiceBinding
 from bot.engine import checklist
-from bot.engine.incident import Actor, Incident, StepRun
+from bot.engine.incident import Actor, Approval, Incident, StepRun
 from bot.engine.root_causes import suggest_causes
 from bot.engine.template_data import template_context
-from bot.executors.base import CheckResult, Finding
+from bot.executors.base import CheckResult, Finding, Preview
 from bot.playbooks.checks import semantic_problems
 from bot.playbooks.loader import load_playbooks
 from bot.playbooks.models import Playbook
@@ -96,6 +96,25 @@ def test_the_oom_follow_up_comes_only_after_an_oom(playbooks: dict[str, Playbook
         playbook.post_incident_document, template_context(oom, playbook, config, OPENED)
     )
     assert "File bug for memory leak" in document
+
+    # Cured by the cause's own fix, the evidence gone since: still an OOM incident.
+    cured = _incident(playbook.id)
+    _ran(cured, "container-status", 5, Finding(name="docker.oom_killed", value=False))
+    raised = Approval(
+        id="A1",
+        step_id="oom-raise-limit",
+        title="Increase the memory limit to 4g",
+        destructive=False,
+        preview=Preview(summary="4g"),
+        requested_by=ONCALL,
+        requested_at=OPENED,
+        expires_at=OPENED + timedelta(minutes=30),
+        state="applied",
+    )
+    cured.approvals[raised.id] = raised
+    assert "oom-follow-up" in [c.id for c in checklist.applicable(playbook, cured)]
+    cured.approvals["A1"] = raised.model_copy(update={"state": "denied"})
+    assert "oom-follow-up" not in [c.id for c in checklist.applicable(playbook, cured)]
 
 
 def test_a_checklist_must_name_a_cause_of_its_playbook(playbooks: dict[str, Playbook]) -> None:
