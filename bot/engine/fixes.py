@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from bot.engine.core import Progress
 from bot.engine.incident import BOT, Actor, Approval, Choice, Incident
 from bot.engine.menus import choices_from, chosen, chosen_title, menu_read
-from bot.engine.verification import VerificationFlow, span
+from bot.engine.verification import VerificationFlow
 from bot.errors import InvalidRequest
-from bot.executors.base import CheckResult
 from bot.metrics import FIXES
 from bot.playbooks.models import FixStep
 
 # Covers only the moment until "approved" is stored, which refuses later clicks by itself.
 _CLAIM_SECONDS = 300.0
-_VERIFY_INTERVAL = timedelta(seconds=2)
 
 
 class FixFlow(VerificationFlow):
@@ -86,32 +82,6 @@ class FixFlow(VerificationFlow):
             return approval
 
         return (await self._mutate(incident_id, change, requester))[1]
-
-    async def _verify_fix(
-        self, incident: Incident, step: FixStep, progress: Progress | None
-    ) -> CheckResult:
-        """The step's `verify`, after its wait, passing and then holding for its hold."""
-        assert step.verify is not None
-        result = await self._confirm(
-            incident,
-            step.verify,
-            timeout=step.verify_timeout,
-            interval=_VERIFY_INTERVAL,
-            progress=progress,
-            wait=step.verify_wait,
-        )
-        if result.status != "ok" or step.verify_hold is None:
-            return result
-        hold = step.verify_hold
-        held = await self._watch(incident, step.verify, hold, _VERIFY_INTERVAL, result, progress)
-        if held.broke_after is None:
-            return held.result.model_copy(
-                update={"summary": f"{held.result.summary}; held for {span(hold.total_seconds())}"}
-            )
-        broke = f"{span(held.broke_after)} into the {span(hold.total_seconds())} hold"
-        return held.result.model_copy(
-            update={"summary": f"{held.result.summary} (stopped passing {broke})"}
-        )
 
     async def _menu(self, step: FixStep, service: str, *, needed: bool) -> list[Choice]:
         """The step's menu; without a pick, a menu that cannot be read is just not offered."""

@@ -9,6 +9,10 @@ from datetime import timedelta
 from bot.engine.core import EngineCore, Progress
 from bot.engine.incident import Incident
 from bot.executors.base import CheckResult, ReadAction
+from bot.playbooks.models import FixStep
+
+# How often a fix's verification checks, while waiting for the first pass and while holding.
+_VERIFY_INTERVAL = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,32 @@ class VerificationFlow(EngineCore):
                 await progress(f"waiting {span(wait.total_seconds())} before checking")
             await asyncio.sleep(wait.total_seconds())
         return await self._poll(incident, check, timeout, interval, progress)
+
+    async def _verify_fix(
+        self, incident: Incident, step: FixStep, progress: Progress | None
+    ) -> CheckResult:
+        """The step's `verify`, after its wait, passing and then holding for its hold."""
+        assert step.verify is not None
+        result = await self._confirm(
+            incident,
+            step.verify,
+            timeout=step.verify_timeout,
+            interval=_VERIFY_INTERVAL,
+            progress=progress,
+            wait=step.verify_wait,
+        )
+        if result.status != "ok" or step.verify_hold is None:
+            return result
+        hold = step.verify_hold
+        held = await self._watch(incident, step.verify, hold, _VERIFY_INTERVAL, result, progress)
+        if held.broke_after is None:
+            return held.result.model_copy(
+                update={"summary": f"{held.result.summary}; held for {span(hold.total_seconds())}"}
+            )
+        broke = f"{span(held.broke_after)} into the {span(hold.total_seconds())} hold"
+        return held.result.model_copy(
+            update={"summary": f"{held.result.summary} (stopped passing {broke})"}
+        )
 
     async def _watch(
         self,
