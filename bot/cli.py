@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         default=1.5,
         help="seconds new sandbox pods or containers take to start",
     )
+    drill.add_argument(
+        "--oom-after",
+        type=float,
+        help="seconds a sandbox container short of memory runs before it is OOM-killed "
+        "(Docker drills; default: the scenario's)",
+    )
 
     console = commands.add_parser("console", help="work incidents from the terminal")
     console.add_argument("--as", dest="actor", default=os.environ.get("USER") or "console")
@@ -185,6 +191,7 @@ async def _drill(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout,
         settings=settings,
         ready_delay=args.ready_delay,
+        oom_after=args.oom_after,
     )
 
 

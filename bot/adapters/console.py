@@ -93,11 +93,7 @@ class Console:
             await self.execute(line)
 
     async def execute(self, line: str) -> None:
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            self.say(f"error: cannot parse that line: {exc}")
-            return
+        words = _words(line)
         handler = self._handlers.get(words[0].lower())
         if handler is None:
             self.say(f"error: unknown command '{words[0][:40]}' (type help)")
@@ -275,7 +271,7 @@ class Console:
     async def _checklist(self, args: list[str]) -> None:
         incident = await self.current()
         now = self.engine.clock()
-        for found in self.engine.playbook_for(incident).post_incident:
+        for found in checklist.applicable(self.engine.playbook_for(incident), incident):
             self.say(
                 f"{found.title} (due {checklist.due(found, incident, now):%Y-%m-%d %H:%M} UTC)"
             )
@@ -335,6 +331,19 @@ class Console:
     def _title(self, incident: Incident, step_id: str) -> str:
         found = self.engine.playbook_for(incident).find_step(step_id)
         return found[1].title if found else step_id
+
+
+def _words(line: str) -> list[str]:
+    """Shell-like words; free text with a lone quote ("can't") keeps the quote as a letter."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        # Quotes that do balance still group words; only the unbalanced one is literal.
+        lexer = shlex.shlex(line, posix=True)
+        lexer.whitespace_split = True
+        lexer.quotes = '"' if line.count('"') % 2 == 0 else ""
+        lexer.escape = ""
+        return list(lexer)
 
 
 def _one(args: list[str], usage: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.engine.headline import Headline
 from bot.engine.incident import Approval, Incident, StepRun
+from bot.engine.outcome import fix_outcome
 from bot.engine.root_causes import CauseMatch
 from bot.executors.base import CheckResult, Preview
 from bot.playbooks.models import (
@@ -42,6 +43,7 @@ def render_headline(h: Headline) -> str:
         f"stage {h.stage_number}/{h.stage_count}: {h.stage}\n"
         f"   next escalation: {h.next_escalation} | last status update: {h.last_status_update}"
         + (f" | approvals waiting: {h.pending_approvals}" if h.pending_approvals else "")
+        + (f"\n   fixes: {h.fixes}" if h.fixes else "")
     )
 
 
@@ -52,10 +54,8 @@ def _state(step: Step, incident: Incident) -> str:
     if step.id in incident.manual_done:
         done = incident.manual_done[step.id]
         return f"[done] by {done.by}"
-    for approval in incident.approvals.values():
-        if approval.step_id == step.id:
-            return f"[{approval.state}] {approval.id}"
-    return ""
+    tried = [a for a in incident.approvals.values() if a.step_id == step.id]
+    return ", ".join(f"[{fix_outcome(a)}] {a.id}" for a in tried)
 
 
 def render_step(step: Step, incident: Incident) -> str:
@@ -129,7 +129,10 @@ def render_result(result: CheckResult) -> str:
 
 def render_approval(approval: Approval) -> str:
     who = f" by {approval.decided_by.label}" if approval.decided_by else ""
-    text = f"Approval {approval.id} ({approval.title}): {approval.state}{who}"
+    outcome = fix_outcome(approval)
+    # "applied, verification failed by X" would read as if X failed it.
+    said = f"{outcome}{who}" if outcome == approval.state else f"{outcome}; approved{who}"
+    text = f"Approval {approval.id} ({approval.title}): {said}"
     if approval.result is not None:
         text += f"\n    result: {render_result(approval.result)}"
     if approval.verification is not None:

@@ -38,7 +38,7 @@ class _Target:
 
 @contextmanager
 def _kubernetes(
-    chosen: str, tmp: Path, settings: Settings, ready_delay: float
+    chosen: str, tmp: Path, settings: Settings, ready_delay: float, oom_after: float | None
 ) -> Iterator[_Target]:
     with Sandbox.start(chosen, ready_delay=ready_delay) as sandbox:
         kubeconfig = sandbox.write_kubeconfig(tmp / "kubeconfig")
@@ -63,8 +63,10 @@ def _no_cluster(path: Path) -> Path:
 
 
 @contextmanager
-def _docker(chosen: str, tmp: Path, settings: Settings, ready_delay: float) -> Iterator[_Target]:
-    with DockerSandbox.start(chosen, ready_delay=ready_delay) as sandbox:
+def _docker(
+    chosen: str, tmp: Path, settings: Settings, ready_delay: float, oom_after: float | None
+) -> Iterator[_Target]:
+    with DockerSandbox.start(chosen, ready_delay=ready_delay, oom_after=oom_after) as sandbox:
         yield _Target(
             service=sandbox.service_name,
             binding=sandbox.binding(),
@@ -86,12 +88,13 @@ async def run_drill(
     *,
     settings: Settings,
     ready_delay: float = 1.5,
+    oom_after: float | None = None,
 ) -> int:
     chosen = scenario_for(playbook_id, scenario)
     start = _docker if chosen.platform == "docker" else _kubernetes
     with (
         tempfile.TemporaryDirectory(prefix="runbook-drill-") as tmp,
-        start(chosen.name, Path(tmp), settings, ready_delay) as target,
+        start(chosen.name, Path(tmp), settings, ready_delay, oom_after) as target,
     ):
         config = Config(
             services={target.service: ServiceBinding.model_validate(target.binding)},

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.engine.incident import ChecklistItem, Incident
+from bot.engine.outcome import NOT_RUN
+from bot.engine.root_causes import suggest_causes
 from bot.errors import InvalidRequest
 from bot.playbooks.models import Checklist, Playbook
 
@@ -37,6 +39,18 @@ def tasks(checklist: Checklist, incident: Incident) -> list[Task]:
         )
         for i, text in enumerate(checklist.items)
     ]
+
+
+def applicable(playbook: Playbook, incident: Incident) -> list[Checklist]:
+    """The playbook's checklists for this incident: one tied to a cause only if it matched.
+
+    A cause matched if the findings point at it, or if one of its own fixes ran: a cure can
+    take the evidence away before the incident is resolved.
+    """
+    matched = {m.cause.id for m in suggest_causes(playbook, incident)}
+    ran = {a.step_id for a in incident.approvals.values() if a.state not in NOT_RUN}
+    matched |= {c.id for c in playbook.root_causes() if ran & {step.id for step in c.steps}}
+    return [c for c in playbook.post_incident if c.cause is None or c.cause in matched]
 
 
 def find(playbook: Playbook, key: str) -> tuple[Checklist, str]:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
-from bot.engine.core import EngineCore, Progress
+from bot.engine.core import Progress
 from bot.engine.incident import Actor, Incident, StepRun
+from bot.engine.verification import Hold, VerificationFlow, span
 from bot.errors import InvalidRequest
 from bot.executors.base import CheckResult
 from bot.metrics import DIAGNOSTICS
 from bot.playbooks.models import DiagnosticStep, VerificationStep
 
 
-class DiagnosticsFlow(EngineCore):
+class DiagnosticsFlow(VerificationFlow):
     """Read-only checks, concurrently, each with its own deadline."""
 
     async def run_stage(self, incident_id: str, actor: Actor) -> list[StepRun]:
@@ -47,9 +47,14 @@ class DiagnosticsFlow(EngineCore):
         if not isinstance(step, VerificationStep):
             raise InvalidRequest(f"step '{step_id}' is a {step.kind} step, not a verification")
         started = self.clock()
-        result = await self._poll(incident, step.check, step.timeout, step.interval, progress)
+        result = await self._confirm(
+            incident, step.check, timeout=step.timeout, interval=step.interval, progress=progress
+        )
         if result.status == "ok" and step.hold:
-            result = await self._watch(incident, step, step.hold, result, progress)
+            held = await self._watch(
+                incident, step.check, step.hold, step.interval, result, progress
+            )
+            result = _watched(held, step.hold.total_seconds())
         run = StepRun.of(step.id, result, started, self.clock(), actor)
 
         def change(current: Incident) -> None:
@@ -62,42 +67,6 @@ class DiagnosticsFlow(EngineCore):
 
         await self._mutate(incident_id, change, actor)
         return run
-
-    async def _watch(
-        self,
-        incident: Incident,
-        step: VerificationStep,
-        hold_for: timedelta,
-        result: CheckResult,
-        progress: Progress | None,
-    ) -> CheckResult:
-        """Keep checking for `hold_for` after the first pass; a failure ends the watch failed."""
-        binding = self.config.binding(incident.service)
-        hold = hold_for.total_seconds()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        per_try = timedelta(seconds=max(1.0, min(30.0, step.interval.total_seconds())))
-        if progress is not None:
-            await progress(f"healthy; watching for {_span(hold)}")
-        reported = 0
-        while (elapsed := loop.time() - started) < hold:
-            await asyncio.sleep(min(step.interval.total_seconds(), hold - elapsed))
-            result = await self.runner.check(step.check, binding, incident.service, per_try)
-            elapsed = loop.time() - started
-            if result.status != "ok":
-                return result.model_copy(
-                    update={
-                        "summary": f"stopped passing {_span(elapsed)} into the "
-                        f"{_span(hold)} watch: {result.summary}"
-                    }
-                )
-            # One line a minute is enough to show the watch is alive.
-            if progress is not None and int(elapsed // 60) > reported:
-                reported = int(elapsed // 60)
-                await progress(f"still healthy after {_span(elapsed)} of {_span(hold)}")
-        return result.model_copy(
-            update={"summary": f"healthy throughout the {_span(hold)} watch: {result.summary}"}
-        )
 
     async def _diagnose(self, incident: Incident, step: DiagnosticStep, actor: Actor) -> StepRun:
         started = self.clock()
@@ -122,10 +91,13 @@ class DiagnosticsFlow(EngineCore):
         await self._mutate(incident_id, change, actor)
 
 
-def _span(seconds: float) -> str:
-    """`15m`, `90s`: how long, as the responder would say it."""
-    if seconds >= 60 and seconds % 60 < 1:
-        return f"{seconds // 60:.0f}m"
-    if seconds >= 60:
-        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
-    return f"{seconds:.0f}s"
+def _watched(held: Hold, hold: float) -> CheckResult:
+    """A verification step's watch in its words: healthy throughout, or when it stopped."""
+    if held.broke_after is not None:
+        summary = (
+            f"stopped passing {span(held.broke_after)} into the {span(hold)} watch: "
+            f"{held.result.summary}"
+        )
+    else:
+        summary = f"healthy throughout the {span(hold)} watch: {held.result.summary}"
+    return held.result.model_copy(update={"summary": summary})

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from bot.engine.core import EngineCore, Progress
+from bot.engine.core import Progress
 from bot.engine.incident import BOT, Actor, Approval, Choice, Incident
 from bot.engine.menus import choices_from, chosen, chosen_title, menu_read
+from bot.engine.verification import VerificationFlow
 from bot.errors import InvalidRequest
 from bot.metrics import FIXES
 from bot.playbooks.models import FixStep
@@ -15,7 +14,7 @@ from bot.playbooks.models import FixStep
 _CLAIM_SECONDS = 300.0
 
 
-class FixFlow(EngineCore):
+class FixFlow(VerificationFlow):
     """Every fix passes through request_fix, then approve (or deny)."""
 
     async def request_fix(
@@ -181,9 +180,7 @@ class FixFlow(EngineCore):
             result="applied" if result.status == "ok" else "failed", playbook=incident.playbook_id
         )
         if result.status == "ok" and step.verify is not None:
-            verification = await self._poll(
-                incident, step.verify, step.verify_timeout, timedelta(seconds=2), progress
-            )
+            verification = await self._verify_fix(incident, step, progress)
 
             def verified(current: Incident) -> None:
                 current.approvals[approval_id].verification = verification

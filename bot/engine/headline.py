@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.engine.incident import Incident
+from bot.engine.outcome import fixes_line
 from bot.engine.timers import next_escalation as next_escalation_text
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
@@ -26,6 +27,8 @@ class Headline:
     next_escalation: str
     last_status_update: str
     pending_approvals: int
+    # Every fix that ran and what became of it, compactly; empty before the first.
+    fixes: str = ""
 
 
 def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
@@ -54,4 +57,5 @@ def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
         pending_approvals=sum(
             1 for a in incident.approvals.values() if a.state == "pending" and a.expires_at > now
         ),
+        fixes=fixes_line(list(incident.approvals.values())),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.engine.incident import Incident
 from bot.executors.base import Finding
@@ -22,18 +23,37 @@ class CauseMatch:
 
 def suggest_causes(playbook: Playbook, incident: Incident) -> list[CauseMatch]:
     """Causes with at least one matching symptom, the best supported first."""
-    findings = incident.findings()
+    findings, current = incident.findings(), current_findings(incident)
     matches = []
     for cause in playbook.root_causes():
         matched, evidence = [], []
         for symptom in cause.symptoms:
-            hit = _first_hit(symptom, findings)
+            # A symptom tied to a step reads that step's latest run; any other reads the latest
+            # observation of its fact, whichever step made it.
+            hit = _first_hit(symptom, findings if symptom.step else current)
             if hit is not None:
                 matched.append(symptom)
                 evidence.append(_describe(symptom, hit))
         if matched:
             matches.append(CauseMatch(cause, matched, evidence))
     return sorted(matches, key=lambda m: (-len(m.matched), -len(m.matched) / m.checkable))
+
+
+def current_findings(incident: Incident) -> list[tuple[str, Finding]]:
+    """Findings of each step's latest run; a fact several steps observe, from the newest only.
+
+    So pods gone since (replaced by a fix) stop being evidence once any step looks again.
+    """
+    newest: dict[str, datetime] = {}
+    for run in incident.step_runs.values():
+        for finding in run.findings:
+            newest[finding.name] = max(newest.get(finding.name, run.finished_at), run.finished_at)
+    return [
+        (run.step_id, finding)
+        for run in incident.step_runs.values()
+        for finding in run.findings
+        if run.finished_at >= newest[finding.name]
+    ]
 
 
 def _first_hit(symptom: Symptom, findings: list[tuple[str, Finding]]) -> Finding | None:

@@ -35,6 +35,14 @@ class ActionRunner:
             return CheckResult(status="error", summary=outcome)
         return _sanitized(outcome)
 
+    def unrunnable(self, action: ReadAction, binding: ServiceBinding, service: str) -> str | None:
+        """Why no attempt of this check can run (a setting the binding lacks), else None."""
+        try:
+            self.executors.for_action(resolve_action(action, binding, service))
+        except BotError as exc:
+            return str(exc)
+        return None
+
     async def preview(
         self, action: WriteAction, binding: ServiceBinding, service: str, timeout: timedelta
     ) -> Preview:

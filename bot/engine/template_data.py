@@ -8,6 +8,7 @@ from typing import Any
 from bot.config import Config
 from bot.engine import checklist
 from bot.engine.incident import Incident
+from bot.engine.outcome import NOT_RUN, fix_outcome
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
 
@@ -33,7 +34,11 @@ def template_context(
             "requested_by": a.requested_by.label,
             "approved_by": a.decided_by.label if a.decided_by and a.state != "denied" else "",
             "state": a.state,
+            # What became of it, in the words every surface uses; templates show this.
+            "outcome": fix_outcome(a),
+            "ran": a.state not in NOT_RUN,
             "result": a.result.summary if a.result else "",
+            "verification": a.verification.summary if a.verification else "",
             "at": _stamp(a.decided_at or a.requested_at),
         }
         for a in incident.approvals.values()
@@ -90,6 +95,6 @@ def template_context(
                     for t in checklist.tasks(c, incident)
                 ],
             }
-            for c in playbook.post_incident
+            for c in checklist.applicable(playbook, incident)
         ],
     }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.engine.incident import Incident, TimerKind
+from bot.engine.outcome import fix_outcome
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import EscalationLevel, Playbook
 
@@ -127,14 +128,22 @@ def next_escalation(incident: Incident, playbook: Playbook, now: datetime) -> st
 
 
 def fixes_tried(incident: Incident) -> list[str]:
-    """Each fix run so far, in order, as 'title (applied)' or 'title (failed)'."""
+    """Each fix run so far, in order: 'title (applied)', '(applied, verification failed)', ..."""
     titles = {a.step_id: a.title for a in incident.approvals.values()}
-    return [
-        f"{titles.get(entry.step_id or '', entry.step_id)} "
-        f"({'applied' if entry.event == 'fix-applied' else 'failed'})"
-        for entry in incident.timeline
-        if entry.event in ("fix-applied", "fix-failed")
-    ]
+    tried = []
+    for entry in incident.timeline:
+        if entry.event not in ("fix-applied", "fix-failed"):
+            continue
+        outcome = "applied" if entry.event == "fix-applied" else "failed"
+        ran = [
+            a
+            for a in incident.approvals.values()
+            if a.step_id == entry.step_id and a.decided_at and a.decided_at <= entry.at
+        ]
+        if ran and entry.event == "fix-applied":
+            outcome = fix_outcome(max(ran, key=lambda a: a.decided_at or entry.at))
+        tried.append(f"{titles.get(entry.step_id or '', entry.step_id)} ({outcome})")
+    return tried
 
 
 def progress(incident: Incident, now: datetime) -> str:

@@ -44,6 +44,10 @@ def semantic_problems(playbook: Playbook, templates: TemplateRenderer) -> Iterat
                 if symptom.step and symptom.step not in step_ids:
                     loc = ("stages", s, "root_causes", c, "symptoms", y, "step")
                     yield loc, f"no step '{symptom.step}' in this playbook"
+    cause_ids = {cause.id for cause in playbook.root_causes()}
+    for c, found in enumerate(playbook.post_incident):
+        if found.cause is not None and found.cause not in cause_ids:
+            yield ("post_incident", c, "cause"), f"no root cause '{found.cause}' in this playbook"
     for i, (lower, higher) in enumerate(
         zip(playbook.escalation, playbook.escalation[1:], strict=False)
     ):

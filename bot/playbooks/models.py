@@ -44,7 +44,24 @@ class FixStep(_StepBase):
     # Destructive fixes need an approver other than the requester.
     destructive: bool = False
     verify: AnyRead | None = None
+    # How long `verify` may take to pass first (the wait and the hold come on top).
     verify_timeout: Duration = timedelta(minutes=1)
+    # Wait this long after the fix before the first check, as a runbook's "sleep 30" does:
+    # a restarted process can answer for a moment and still fall over.
+    verify_wait: Duration | None = None
+    # Once `verify` passes it must keep passing this long ("monitor", or until an under-sized
+    # container would have been OOM-killed again); a failure meanwhile fails the verification.
+    verify_hold: Duration | None = None
+
+    @model_validator(mode="after")
+    def _verification(self) -> FixStep:
+        if self.verify is None and (self.verify_wait or self.verify_hold):
+            raise ValueError("verify_wait and verify_hold need a verify check")
+        for name in ("verify_wait", "verify_hold"):
+            value = getattr(self, name)
+            if value is not None and not timedelta(seconds=1) <= value <= timedelta(hours=1):
+                raise ValueError(f"{name} must be between 1s and 1h")
+        return self
 
 
 class ManualStep(_StepBase):
@@ -169,6 +186,9 @@ class Checklist(_Model):
     title: str
     within: Duration
     items: list[str] = Field(min_length=1)
+    # A root cause's id: the checklist is only for incidents whose findings matched that cause
+    # (the runbook's "Out of memory: follow-up"); without it, every incident gets it.
+    cause: Slug | None = None
 
 
 class Playbook(_Model):

@@ -1,12 +1,12 @@
 """`runbook-bot drill api-down-compose` end to end: a pipe, the sandbox Docker engine.
 
 The playbook is the shipped playbooks/api-down-compose.yml, alone in a temp playbook folder
-so that other playbooks being edited cannot stop the drill from starting.
+so that other playbooks being edited cannot stop the drill from starting; only the restart's
+wait and hold are cut from 30 s and a minute to seconds, with the sandbox's OOM timing to match.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from bot.drills.docker import load_scenario
 from tests.scenarios.conftest import READY_DELAY, Transcript, bot_env, run_bot
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "api-down-compose.yml"
+WAIT, HOLD = "verify_wait: 30s", "verify_hold: 1m"
 LONELY = """\
 id: no-drill
 title: A playbook no scenario drills
@@ -33,7 +34,11 @@ stages:
 def playbooks(tmp_path: Path) -> Path:
     folder = tmp_path / "playbooks"
     folder.mkdir()
-    shutil.copy(PLAYBOOK, folder / PLAYBOOK.name)
+    text = PLAYBOOK.read_text(encoding="utf-8")
+    for shipped, short in ((WAIT, "verify_wait: 1s"), (HOLD, "verify_hold: 4s")):
+        assert shipped in text
+        text = text.replace(shipped, short)
+    (folder / PLAYBOOK.name).write_text(text, encoding="utf-8")
     (folder / "no-drill.yml").write_text(LONELY, encoding="utf-8")
     return folder
 
@@ -162,6 +167,53 @@ def test_oom_needs_more_memory_then_a_restart(playbooks: Path) -> None:
     assert "result: [ok] restarted container api-server" in restarted
     assert "verification: [ok] api-server: running (healthy)" in restarted
     assert "of 4096 MiB" in t.reply("run oom-monitor-memory")
+
+
+def test_a_bare_restart_that_is_oom_killed_again_is_not_verified(playbooks: Path) -> None:
+    t = drill(
+        playbooks,
+        [
+            "fix crash-restart",
+            "approve",
+            "status",
+            "fix oom-raise-limit",
+            "approve",
+            "fix crash-restart",
+            "approve",
+            "status",
+            "say update",
+            "resolve Under-sized memory limit -- Raised the limit to 4g and restarted",
+        ],
+        "--scenario",
+        "container-oom",
+        # Under the 4 s hold, well over the 1 s wait: the restart passes its first check.
+        "--oom-after",
+        "3",
+    )
+    bare = t.reply("approve")
+    assert "verifying: waiting 1s before checking" in bare
+    assert "verifying: healthy; watching for 4s" in bare
+    assert "Approval A1 (Restart the service): applied, verification failed; approved by" in bare
+    assert "result: [ok] restarted container api-server" in bare
+    assert "verification: [PROBLEM] api-server: exited (code 137, OOM killed)" in bare
+    assert "into the 4s hold)" in bare
+    assert "fixes: A1 Restart the service: applied, verification failed" in t.reply("status")
+
+    assert "set memory limit of api-server to 4096 MiB" in t.reply("approve", 1)
+    held = t.reply("approve", 2)
+    assert "Approval A3 (Restart the service): applied by oncall" in held
+    assert "verification: [ok] api-server: running (healthy)" in held
+    assert "; held for 4s" in held
+    assert (
+        "fixes: A1 Restart the service: applied, verification failed; "
+        "A2 Increase the memory limit to 4g: applied; A3 Restart the service: applied"
+    ) in t.reply("status", 1)
+    update = t.reply("say update")
+    assert "Restart the service: applied, verification failed" in update
+    document = t.reply("resolve Under-sized memory limit -- Raised the limit to 4g and restarted")
+    assert "- Restart the service: applied, verification failed (restarted container" in document
+    # An OOM incident: its follow-up comes with the document, though the cure removed the evidence.
+    assert "File bug for memory leak" in document
 
 
 def test_database_down_shows_in_the_health_check_and_the_postgres_container(

@@ -94,9 +94,12 @@ class Host:
         ports: dict[str, int],
         ready_delay: float,
         clock: Callable[[], float] = time.time,
+        oom_after: float | None = None,
     ) -> None:
         self.scenario = scenario
         self.ready_delay = ready_delay
+        # Overrides every image's oom_after_seconds, so a test need not wait the scenario's 30 s.
+        self.oom_after = oom_after
         self.clock = clock
         self.containers: dict[str, Container] = {}
         self._lock = threading.RLock()
@@ -168,7 +171,8 @@ class Host:
         needed = memory_bytes(profile.memory) or 0
         if not box.running or box.started_at is None or not box.memory or needed <= box.memory:
             return None
-        return box.started_at + profile.oom_after_seconds
+        after = profile.oom_after_seconds if self.oom_after is None else self.oom_after
+        return box.started_at + after
 
     def settle(self, box: Container) -> None:
         deadline = self.oom_deadline(box)

@@ -41,6 +41,7 @@ class DockerSandbox(StandIn):
         port: int = 0,
         ready_delay: float = READY_DELAY,
         clock: Callable[[], float] = time.time,
+        oom_after: float | None = None,
     ) -> DockerSandbox:
         spec = load_scenario(scenario)
         state: list[Host] = []
@@ -58,11 +59,7 @@ class DockerSandbox(StandIn):
             if c.listener
         }
         ports = {name: listener.port for name, listener in listeners.items()}
-        docker_host = (
-            Host(spec, ports, ready_delay)
-            if clock is None
-            else Host(spec, ports, ready_delay, clock)
-        )
+        docker_host = Host(spec, ports, ready_delay, clock, oom_after)
         state.append(docker_host)
         # Faster than the cluster's: a published port should follow its container at once.
         watcher = Watcher(listeners, lambda name: cls._serving(docker_host, name), period=0.05)

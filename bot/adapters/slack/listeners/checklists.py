@@ -85,7 +85,7 @@ def _option(task: checklist.Task) -> Option:
 async def post_checklists(ctx: SlackContext, incident: Incident) -> None:
     """One message per checklist, remembered so every change edits it in place."""
     links = {}
-    for found in ctx.engine.playbook_for(incident).post_incident:
+    for found in checklist.applicable(ctx.engine.playbook_for(incident), incident):
         message = checklist_message(incident, found, ctx.engine.clock())
         links[LINK + found.id] = await ctx.rooms.post(incident, message)
     if links:

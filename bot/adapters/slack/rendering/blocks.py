@@ -76,6 +76,8 @@ def headline_message(h: Headline, *, resolved: bool = False, read_only: bool = F
         ("Last status update", escape(h.last_status_update)),
         ("Approvals waiting", str(h.pending_approvals)),
     ]
+    if h.fixes:
+        pairs.append(("Fixes", shorten(h.fixes, 1500)))
     blocks: list[Block] = [header(f"{h.incident_id} · {h.title} · {h.service}"), fields(pairs)]
     if not resolved and not read_only and h.status == "open":
         value = ButtonValue(h.incident_id)

@@ -35,6 +35,7 @@ from bot.adapters.slack.rendering.parts import (
     who,
 )
 from bot.engine.incident import Approval, Incident, StepRun
+from bot.engine.outcome import fix_outcome
 from bot.engine.root_causes import CauseMatch
 from bot.executors.base import CheckResult, Finding
 from bot.playbooks.models import DiagnosticStep, FixStep, Playbook
@@ -149,7 +150,7 @@ def approval_message(incident: Incident, approval: Approval) -> Message:
         pairs = [("Before", code_block(preview.before or " ", limit))]
         pairs.append(("After", code_block(preview.after or " ", limit)))
         blocks.append(fields(pairs))
-    text = f"{escape(incident.id)} fix approval: {title} ({approval.state})"
+    text = f"{escape(incident.id)} fix approval: {title} ({escape(fix_outcome(approval))})"
     if approval.state == "pending":
         blocks.append(context(f"Expires {when(approval.expires_at)}"))
         decision = _decision_buttons(incident, approval)
@@ -197,7 +198,9 @@ def _outcome(approval: Approval) -> str:
     at = f" {when(approval.decided_at)}" if approval.decided_at else ""
     icon = {"approved": ":hourglass_flowing_sand:", "applied": ":white_check_mark:"}
     icon |= {"failed": ":x:", "denied": ":no_entry:", "expired": ":hourglass:"}
-    lines = [f"{icon.get(approval.state, '')} *{approval.state.capitalize()}*{by}{at}"]
+    icon |= {"applied, verification failed": ":warning:"}
+    outcome = fix_outcome(approval)
+    lines = [f"{icon.get(outcome, '')} *{escape(outcome.capitalize())}*{by}{at}"]
     if approval.result is not None:
         lines.append(f"Result: {_result(approval.result)}")
     if approval.verification is not None:

@@ -25,6 +25,7 @@ from bot.adapters.slack.rendering.escape import (
 from bot.adapters.slack.rendering.message import Message, split
 from bot.adapters.slack.rendering.parts import MARK, actions, button, context, header, section, who
 from bot.engine.incident import Incident
+from bot.engine.outcome import fix_outcome
 from bot.playbooks.models import (
     CommunicationStep,
     DiagnosticStep,
@@ -131,7 +132,8 @@ def step_state(step: Step, incident: Incident) -> str:
         outcome = ""
         if latest.result is not None:
             outcome = f": {MARK[latest.result.status]} {shorten(latest.result.summary, _SUMMARY)}"
-        return truncate(f":lock: fix {latest.state}{by}{outcome}", _SUMMARY)
+        earlier = "".join(f"{fix_outcome(a)}, then " for a in approvals if a is not latest)
+        return truncate(f":lock: fix {earlier}{fix_outcome(latest)}{by}{outcome}", _SUMMARY)
     return ""
 
 

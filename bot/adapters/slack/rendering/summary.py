@@ -10,6 +10,7 @@ from bot.adapters.slack.rendering.escape import escape, mention, shorten
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import context, fields, section
 from bot.engine.incident import Approval, Incident
+from bot.engine.outcome import fix_outcome
 from bot.playbooks.duration import humanize
 
 
@@ -38,7 +39,7 @@ def resolution_message(incident: Incident, resolved_by: str) -> Message:
 
 
 def _fix_line(approval: Approval) -> str:
-    line = f"• {escape(approval.title)}: {escape(approval.state)}"
+    line = f"• {escape(approval.title)}: {escape(fix_outcome(approval))}"
     if approval.result:
         line += f" ({shorten(approval.result.summary, 200)})"
     line += f", requested by {mention(approval.requested_by.id)}"
