@@ -42,6 +42,7 @@ def render_headline(h: Headline) -> str:
         f"stage {h.stage_number}/{h.stage_count}: {h.stage}\n"
         f"   next escalation: {h.next_escalation} | last status update: {h.last_status_update}"
         + (f" | approvals waiting: {h.pending_approvals}" if h.pending_approvals else "")
+        + (f"\n   escalates on: {', '.join(f'flag {f}' for f in h.flags)}" if h.flags else "")
     )
 
 

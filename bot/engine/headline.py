@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.engine.incident import Incident
 from bot.engine.timers import next_escalation as next_escalation_text
+from bot.engine.timers import raisable_flags
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
 
@@ -26,6 +27,8 @@ class Headline:
     next_escalation: str
     last_status_update: str
     pending_approvals: int
+    # Flags a responder may raise to escalate ("security-suspected"), as buttons or commands.
+    flags: tuple[str, ...] = ()
 
 
 def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
@@ -54,4 +57,5 @@ def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
         pending_approvals=sum(
             1 for a in incident.approvals.values() if a.state == "pending" and a.expires_at > now
         ),
+        flags=tuple(raisable_flags(incident, playbook)),
     )

@@ -158,6 +158,17 @@ def condition(level: EscalationLevel) -> str:
     return " or ".join(parts) or "from the start"
 
 
+def raisable_flags(incident: Incident, playbook: Playbook) -> list[str]:
+    """Flags some waiting level escalates on and nobody has raised yet, in the levels' order."""
+    state = incident.timers
+    found: list[str] = []
+    for level in playbook.escalation:
+        if level.level in state.escalated or level.level in state.acknowledged:
+            continue
+        found += [f for f in level.on_flags if f not in state.flags and f not in found]
+    return found if incident.status == "open" else []
+
+
 def fixes_tried(incident: Incident) -> list[str]:
     """Each fix run so far, in order, as 'title (applied)' or 'title (failed)'."""
     titles = {a.step_id: a.title for a in incident.approvals.values()}
