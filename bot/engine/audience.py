@@ -23,6 +23,6 @@ def reaches(update: StatusUpdate, audience: str) -> bool:
     return audience in update.audience
 
 
-def public_updates(incident: Incident) -> list[StatusUpdate]:
-    """The updates the status page was sent, oldest first."""
-    return [u for u in incident.status_updates if reaches(u, "status-page")]
+def outside_updates(incident: Incident) -> list[StatusUpdate]:
+    """Updates that reached someone outside the room, oldest first: what reminders count."""
+    return [u for u in incident.status_updates if set(u.audience) - {"internal"}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
+from bot.engine.audience import outside_updates
 from bot.engine.core import EngineCore
 from bot.engine.incident import BOT, Actor, Incident, Mark, TimerKind
 from bot.engine.timers import Timer, pending_timers, progress
@@ -154,7 +155,7 @@ class EscalationFlow(EngineCore):
             else:
                 incident.timers.last_reminder_at = now
                 event = "status-reminder"
-                last = incident.status_updates[-1:]
+                last = outside_updates(incident)[-1:]
                 since = f"last one {last[0].posted_at:%H:%M} UTC" if last else "none posted yet"
                 what = f"a status update is due ({since})"
             incident.record(now, BOT, event, f"{what}{lateness}: {progress(incident, now)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.engine.audience import outside_updates
 from bot.engine.incident import Incident, TimerKind
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import EscalationLevel, Playbook
@@ -88,7 +89,8 @@ def reminder_timer(incident: Incident, playbook: Playbook) -> Timer | None:
     state = incident.timers
     if state.reminders_muted:
         return None
-    last = [incident.opened_at, *(u.posted_at for u in incident.status_updates[-1:])]
+    # An internal notice is no status update to the people waiting for one.
+    last = [incident.opened_at, *(u.posted_at for u in outside_updates(incident)[-1:])]
     if state.last_reminder_at is not None:
         last.append(state.last_reminder_at)
     due = max(last) + playbook.status_update_interval

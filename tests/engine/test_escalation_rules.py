@@ -16,10 +16,16 @@ from pydantic import ValidationError
 
 from bot.config import Config
 from bot.engine.engine import Engine
-from bot.engine.incident import Approval, Incident
+from bot.engine.incident import Approval, Incident, StatusUpdate
 from bot.engine.metric_watch import MetricWatch, bind_query
 from bot.engine.scheduler import Scheduler
-from bot.engine.timers import level_due, next_escalation, pending_timers
+from bot.engine.timers import (
+    Timer,
+    level_due,
+    next_escalation,
+    pending_timers,
+    reminder_timer,
+)
 from bot.errors import InvalidRequest
 from bot.executors.base import CheckResult, Preview
 from bot.executors.registry import ExecutorRegistry
@@ -99,7 +105,7 @@ async def test_a_flag_level_waits_for_its_flag_then_nudges_on_time(engine: Engin
         incident = await engine.open("flagged", "api", LEAD)
         assert [t.key for t in pending_timers(incident, engine.playbook("flagged"))] == [
             "escalation-2",
-            f"reminder@{(incident.opened_at + timedelta(hours=1)).isoformat()}",
+            reminder_at(incident.opened_at + timedelta(hours=1)).key,
         ]
         assert next_escalation(incident, engine.playbook("flagged"), engine.clock()).startswith(
             "level 2 (Platform Team Lead) in 59 min"
@@ -277,3 +283,39 @@ async def test_a_metric_condition_held_long_enough_fires_its_level(
             assert at >= since + timedelta(seconds=2)
         finally:
             await engine.store.close()
+
+
+def test_an_internal_notice_does_not_put_off_the_status_reminder() -> None:
+    playbook = Playbook.model_validate(playbook_data("reminded", PLAYBOOKS["flagged"]))
+    incident = Incident(
+        id="INC-0001",
+        playbook_id="reminded",
+        service="api",
+        severity="high",
+        opened_at=OPENED,
+        opened_by="lead",
+    )
+    incident.status_updates.append(
+        StatusUpdate(
+            template="security",
+            text="[SECURITY] findings",
+            posted_by="lead",
+            posted_at=OPENED + timedelta(minutes=20),
+            audience=["internal"],
+        )
+    )
+    assert reminder_timer(incident, playbook) == reminder_at(OPENED + timedelta(hours=1))
+    incident.status_updates.append(
+        StatusUpdate(
+            template="initial",
+            text="Investigating.",
+            posted_by="lead",
+            posted_at=OPENED + timedelta(minutes=30),
+            audience=["internal", "status-page"],
+        )
+    )
+    assert reminder_timer(incident, playbook) == reminder_at(OPENED + timedelta(minutes=90))
+
+
+def reminder_at(due: datetime) -> Timer:
+    return Timer(f"reminder@{due.isoformat(timespec='microseconds')}", "reminder", due)
