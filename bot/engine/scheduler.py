@@ -76,6 +76,10 @@ class Scheduler:
     async def start(self) -> None:
         """Start inside the running loop and arm every open incident from the store."""
         self._watching_since = self.engine.clock()
+        if self._metrics is not None:
+            # A condition recorded before a restart may have stopped holding meanwhile: look
+            # again before arming, so a level does not fire on a stale record.
+            await self._metrics.evaluate()
         self._scheduler.start()
         self.engine.on_change(self.rearm)
         await self.sync()

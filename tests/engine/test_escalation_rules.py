@@ -319,3 +319,33 @@ def test_an_internal_notice_does_not_put_off_the_status_reminder() -> None:
 
 def reminder_at(due: datetime) -> Timer:
     return Timer(f"reminder@{due.isoformat(timespec='microseconds')}", "reminder", due)
+
+
+async def test_a_condition_that_stopped_holding_while_the_bot_was_down_does_not_fire(
+    playbook_dir: Path, tmp_path: Path
+) -> None:
+    async with (
+        MetricsTarget() as target,
+        Prometheus(jobs={"api": [target.address]}, rules=[]) as prometheus,
+        aiohttp.ClientSession() as session,
+    ):
+        await prometheus.wait_for_value(session, 'up{job="api"}', "1")
+        config = {
+            "services": {"api": {"deployment": "api"}},
+            "prometheus": {"url": prometheus.url, "interval_seconds": 60},
+        }
+        engine = await make_engine(playbook_dir, tmp_path, config)
+        try:
+            incident = await engine.open("metric", "api", LEAD)
+            # Recorded as holding an hour ago by a bot that then went down.
+            since = engine.clock() - timedelta(hours=1)
+            await engine.metric_condition(incident.id, 3, since, "up == 0")
+            recorder = Recorder()
+            async with Scheduler(engine, recorder, owner="test"):
+                await asyncio.sleep(1.0)
+            assert recorder.of(incident.id, "escalation") == []
+            stored = await engine.get(incident.id)
+            assert stored.timers.conditions == {}
+            assert stored.timeline[-1].text == "level 3 (Platform Team) condition no longer holds"
+        finally:
+            await engine.store.close()
