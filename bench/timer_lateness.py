@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -72,7 +72,7 @@ class Lateness:
         contacts: EscalationContact | None,
         late: bool,
     ) -> None:
-        due = incident.opened_at + level.after
+        due = incident.opened_at + (level.after or timedelta(0))
         self.escalations.append((datetime.now(UTC) - due).total_seconds())
         self.late_flags += late
 

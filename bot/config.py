@@ -171,6 +171,23 @@ class PagingConfig(BaseModel):
         return self
 
 
+class PrometheusConfig(BaseModel):
+    """The Prometheus the bot asks about escalation levels' metric conditions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://")
+    # How often each open incident's metric conditions are evaluated.
+    interval_seconds: float = Field(default=30.0, ge=0.5, le=3600)
+    bearer_token: str = ""
+
+    @model_validator(mode="after")
+    def _keep_secret(self) -> PrometheusConfig:
+        self.url = self.url.rstrip("/")
+        register_secret(self.bearer_token)
+        return self
+
+
 class Config(BaseModel):
     """The whole config file. Approvers are Slack user IDs (U...) or user-group IDs (S...)."""
 
@@ -186,6 +203,7 @@ class Config(BaseModel):
     alerts: AlertsConfig = AlertsConfig()
     statuspage: StatuspageConfig | None = None
     paging: PagingConfig | None = None
+    prometheus: PrometheusConfig | None = None
 
     @model_validator(mode="after")
     def _numbers_are_levels(self) -> Config:

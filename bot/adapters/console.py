@@ -11,7 +11,9 @@ from typing import TextIO
 from bot.adapters import text
 from bot.config import EscalationContact
 from bot.engine import checklist
+from bot.engine.audience import audience_label
 from bot.engine.engine import Engine
+from bot.engine.escalation import FLAGS
 from bot.engine.headline import headline
 from bot.engine.incident import Actor, Incident, TimerKind
 from bot.errors import BotError, InvalidRequest
@@ -35,6 +37,7 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   next | goto STAGE      move to the next stage, or to a stage by id
   commander              claim incident commander
   escalate LEVEL | onit LEVEL        escalate now, or acknowledge a nudge without escalating
+  flag NAME              report security-suspected, data-loss or customer-escalations
   snooze escalation|reminder [MIN]   snooze nudges (default 10 minutes);  mute | unmute reminders
   timeline               everything that happened, in order
   open PLAYBOOK SERVICE [SUMMARY]   open an incident;  list / use ID   switch incidents
@@ -68,6 +71,7 @@ class Console:
             "escalate": self._escalate, "onit": self._on_it, "snooze": self._snooze,
             "mute": self._mute, "unmute": self._unmute, "checklist": self._checklist,
             "check": self._check, "uncheck": self._uncheck, "owner": self._owner,
+            "flag": self._flag,
         }  # fmt: skip
 
     def say(self, message: str) -> None:
@@ -220,8 +224,9 @@ class Console:
         name, eta = _template_args(args)
         incident = await self.current()
         body = await self.engine.render_status(incident.id, name, eta)
-        await self.engine.post_status(incident.id, name, body, self.actor)
-        self.say(f"Posted status update '{name}':\n" + text.indent(body, None, "  | "))
+        posted = await self.engine.post_status(incident.id, name, body, self.actor)
+        where = audience_label(posted.status_updates[-1].audience)
+        self.say(f"Posted status update '{name}' to {where}:\n" + text.indent(body, None, "  | "))
 
     async def _next(self, args: list[str]) -> None:
         await self.engine.advance((await self.current()).id, self.actor)
@@ -306,6 +311,12 @@ class Console:
             ", ".join(contacts.notify) if contacts and contacts.notify else "no contacts configured"
         )
         self.say(f"{incident.id} escalated to level {level}: notify {who}")
+
+    async def _flag(self, args: list[str]) -> None:
+        if len(args) != 1:
+            raise InvalidRequest(f"usage: flag NAME ({', '.join(FLAGS)})")
+        incident = await self.engine.raise_flag((await self.current()).id, args[0], self.actor)
+        self.say(f"Flag raised: {incident.timeline[-1].text}")
 
     async def _on_it(self, args: list[str]) -> None:
         level = _level(args, "onit LEVEL")

@@ -44,6 +44,7 @@ def render_headline(h: Headline) -> str:
         f"   next escalation: {h.next_escalation} | last status update: {h.last_status_update}"
         + (f" | approvals waiting: {h.pending_approvals}" if h.pending_approvals else "")
         + (f"\n   fixes: {h.fixes}" if h.fixes else "")
+        + (f"\n   escalates on: {', '.join(f'flag {f}' for f in h.flags)}" if h.flags else "")
     )
 
 

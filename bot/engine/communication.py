@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.engine import checklist
+from bot.engine.audience import audience_label
 from bot.engine.core import EngineCore
 from bot.engine.incident import Actor, ChecklistItem, Incident, ManualDone, StatusUpdate
 from bot.engine.template_data import template_context
@@ -59,10 +60,20 @@ class CommunicationFlow(EngineCore):
         def change(incident: Incident) -> None:
             self._require_open(incident)
             now = self.clock()
-            incident.status_updates.append(
-                StatusUpdate(template=name, text=text[:3000], posted_by=actor.label, posted_at=now)
+            communication = self.playbook_for(incident).communications.get(name)
+            update = StatusUpdate(
+                template=name, text=text[:3000], posted_by=actor.label, posted_at=now
             )
-            incident.record(now, actor, "status-update", f"{name}: {text.splitlines()[0][:200]}")
+            if communication is not None:
+                update.audience = list(communication.audience)
+                update.impact = communication.impact
+            incident.status_updates.append(update)
+            incident.record(
+                now,
+                actor,
+                "status-update",
+                f"{name} to {audience_label(update.audience)}: {text.splitlines()[0][:200]}",
+            )
 
         return (await self._mutate(incident_id, change, actor))[0]
 

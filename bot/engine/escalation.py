@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Literal, get_args
 
+from bot.engine.audience import outside_updates
 from bot.engine.core import EngineCore
 from bot.engine.incident import BOT, Actor, Incident, Mark, TimerKind
 from bot.engine.timers import Timer, pending_timers, progress
 from bot.errors import InvalidRequest
+from bot.playbooks.models import Flag
+
+FLAGS: tuple[str, ...] = get_args(Flag)
 
 _MAX_SNOOZE_MINUTES = 240
 
@@ -91,6 +95,48 @@ class EscalationFlow(EngineCore):
 
         return (await self._mutate(incident_id, change, actor))[0]
 
+    async def raise_flag(self, incident_id: str, flag: str, actor: Actor) -> Incident:
+        """A responder reports what the runbook escalates on, e.g. "security suspected"."""
+        if flag not in FLAGS:
+            raise InvalidRequest(f"no flag '{flag}' (flags: {', '.join(FLAGS)})")
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            done = incident.timers.flags.get(flag)
+            if done is not None:
+                raise InvalidRequest(f"'{flag}' was already raised by {done.by}")
+            incident.timers.flags[flag] = Mark(by=actor.label, at=self.clock())
+            levels = [
+                f"level {level.level} ({level.title})"
+                for level in self.playbook_for(incident).escalation
+                if flag in level.on_flags
+            ]
+            then = f"; escalates to {', '.join(levels)}" if levels else ""
+            incident.record(self.clock(), actor, "flag-raised", f"{flag.replace('-', ' ')}{then}")
+
+        return (await self._mutate(incident_id, change, actor))[0]
+
+    async def metric_condition(
+        self, incident_id: str, level: int, since: datetime | None, detail: str
+    ) -> Incident:
+        """Record that a level's metric condition began to hold (since) or stopped (None)."""
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            found = self._level(incident, level)
+            held = incident.timers.conditions
+            if (since is None) == (level not in held):
+                return
+            if since is None:
+                del held[level]
+                text = f"level {level} ({found.title}) condition no longer holds"
+            else:
+                held[level] = since
+                text = f"level {level} ({found.title}) condition holds: {detail}"
+            incident.record(self.clock(), BOT, "metric-condition", text)
+
+        return (await self._mutate(incident_id, change, BOT))[0]
+
     async def fire_timer(self, incident_id: str, key: str, late: bool) -> tuple[Incident, Timer]:
         """Record that a due timer fired; InvalidRequest if it is no longer due or fired."""
 
@@ -109,7 +155,7 @@ class EscalationFlow(EngineCore):
             else:
                 incident.timers.last_reminder_at = now
                 event = "status-reminder"
-                last = incident.status_updates[-1:]
+                last = outside_updates(incident)[-1:]
                 since = f"last one {last[0].posted_at:%H:%M} UTC" if last else "none posted yet"
                 what = f"a status update is due ({since})"
             incident.record(now, BOT, event, f"{what}{lateness}: {progress(incident, now)}")

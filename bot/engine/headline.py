@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.engine.incident import Incident
 from bot.engine.outcome import fixes_line
 from bot.engine.timers import next_escalation as next_escalation_text
+from bot.engine.timers import raisable_flags
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
 
@@ -29,6 +30,8 @@ class Headline:
     pending_approvals: int
     # Every fix that ran and what became of it, compactly; empty before the first.
     fixes: str = ""
+    # Flags a responder may raise to escalate ("security-suspected"), as buttons or commands.
+    flags: tuple[str, ...] = ()
 
 
 def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
@@ -58,4 +61,5 @@ def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
             1 for a in incident.approvals.values() if a.state == "pending" and a.expires_at > now
         ),
         fixes=fixes_line(list(incident.approvals.values())),
+        flags=tuple(raisable_flags(incident, playbook)),
     )

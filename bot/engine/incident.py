@@ -96,6 +96,11 @@ class StatusUpdate(BaseModel):
     text: str
     posted_by: str
     posted_at: datetime
+    # Where it went, as the playbook said when it was posted (before audiences: everywhere).
+    audience: list[str] = Field(
+        default_factory=lambda: ["internal", "status-channel", "status-page"]
+    )
+    impact: str | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -126,6 +131,10 @@ class TimerState(BaseModel):
     last_reminder_at: datetime | None = None
     # Firing keys already fired, so a restart or another replica never fires one twice.
     fired: list[str] = Field(default_factory=list)
+    # Flags a responder raised ("security-suspected"), which levels may escalate on.
+    flags: dict[str, Mark] = Field(default_factory=dict)
+    # Level -> since when its metric condition has held without a break.
+    conditions: dict[int, datetime] = Field(default_factory=dict)
 
 
 class ChecklistItem(BaseModel):

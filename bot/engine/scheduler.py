@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.engine.engine import Engine
 from bot.engine.incident import Incident
+from bot.engine.metric_watch import MetricWatch
 from bot.engine.notifier import Notifier
 from bot.engine.timers import Timer, pending_timers
 from bot.errors import BotError, InvalidRequest
@@ -67,9 +68,18 @@ class Scheduler:
         self._firing: set[str] = set()
         self._tasks: set[asyncio.Task[object]] = set()
         self._slots = asyncio.Semaphore(_CONCURRENT_FIRINGS)
+        # A timer due before this is late: the bot was not watching at its time.
+        self._watching_since = engine.clock()
+        prometheus = engine.config.prometheus
+        self._metrics = MetricWatch(engine, prometheus) if prometheus is not None else None
 
     async def start(self) -> None:
         """Start inside the running loop and arm every open incident from the store."""
+        self._watching_since = self.engine.clock()
+        if self._metrics is not None:
+            # A condition recorded before a restart may have stopped holding meanwhile: look
+            # again before arming, so a level does not fire on a stale record.
+            await self._metrics.evaluate()
         self._scheduler.start()
         self.engine.on_change(self.rearm)
         await self.sync()
@@ -80,6 +90,14 @@ class Scheduler:
             id="sync",
             replace_existing=True,
         )
+        if self._metrics is not None:
+            self._scheduler.add_job(
+                self._metrics.evaluate,
+                "interval",
+                seconds=self._metrics.interval,
+                id="metrics",
+                replace_existing=True,
+            )
 
     async def stop(self) -> None:
         """Stop firing, let firings under way finish, shut APScheduler down."""
@@ -88,6 +106,8 @@ class Scheduler:
             return
         self._scheduler.remove_all_jobs()
         self._armed.clear()
+        if self._metrics is not None:
+            await self._metrics.aclose()
         if self._tasks:
             _, late = await asyncio.wait(list(self._tasks), timeout=_STOP_WAIT_S)
             # Cut short while the store is still open, so their claims are released.
@@ -143,8 +163,9 @@ class Scheduler:
             job_id = _job_id(incident.id, timer.key)
             if job_id in self._firing:
                 continue
-            # Due before this process first saw it: the bot was down (or muted) at its time.
-            late = previous.get(timer.key, timer.due < now)
+            # Due before this process started watching: the bot was down at its time. A level
+            # due at opening, or on a failed fix or a flag just now, is on time.
+            late = previous.get(timer.key, timer.due < self._watching_since - _EARLY)
             armed[timer.key] = late
             self._scheduler.add_job(
                 self._fire,

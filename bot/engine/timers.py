@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.engine.audience import outside_updates
 from bot.engine.incident import Incident, TimerKind
 from bot.engine.outcome import fix_outcome
 from bot.playbooks.duration import humanize
@@ -39,14 +40,25 @@ def unhelpful_fixes(incident: Incident) -> list[datetime]:
     )
 
 
-def level_due(incident: Incident, level: EscalationLevel) -> datetime:
-    """The level's time, or sooner once enough fixes failed to help."""
-    due = incident.opened_at + level.after
+def level_due(incident: Incident, level: EscalationLevel) -> datetime | None:
+    """When the first of the level's triggers was met; None while none has been.
+
+    Its time; once enough fixes failed to help; once a responder raised one of its flags;
+    once its metric condition has held long enough.
+    """
+    state = incident.timers
+    found: list[datetime] = []
+    if level.after is not None:
+        found.append(incident.opened_at + level.after)
     if level.after_failed_fixes:
         failed = unhelpful_fixes(incident)
         if len(failed) >= level.after_failed_fixes:
-            due = min(due, failed[level.after_failed_fixes - 1])
-    return due
+            found.append(failed[level.after_failed_fixes - 1])
+    found.extend(state.flags[flag].at for flag in level.on_flags if flag in state.flags)
+    since = state.conditions.get(level.level)
+    if level.metric is not None and since is not None:
+        found.append(since + level.metric.held_for)
+    return min(found, default=None)
 
 
 def escalation_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
@@ -62,6 +74,8 @@ def escalation_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
         if level.level in state.escalated or level.level in state.acknowledged:
             continue
         due = level_due(incident, level)
+        if due is None:
+            continue
         key = f"escalation-{level.level}"
         snoozed = snooze is not None and snooze > due
         if snooze is not None and snoozed:
@@ -76,7 +90,8 @@ def reminder_timer(incident: Incident, playbook: Playbook) -> Timer | None:
     state = incident.timers
     if state.reminders_muted:
         return None
-    last = [incident.opened_at, *(u.posted_at for u in incident.status_updates[-1:])]
+    # An internal notice is no status update to the people waiting for one.
+    last = [incident.opened_at, *(u.posted_at for u in outside_updates(incident)[-1:])]
     if state.last_reminder_at is not None:
         last.append(state.last_reminder_at)
     due = max(last) + playbook.status_update_interval
@@ -121,10 +136,40 @@ def next_escalation(incident: Incident, playbook: Playbook, now: datetime) -> st
         for level in playbook.escalation
         if level.level not in state.escalated and level.level not in state.acknowledged
     ]
-    if not waiting:
+    if not any(level.triggered() for level in waiting):
         return "none pending (every level escalated or acknowledged)"
-    due = [level for level in waiting if level_due(incident, level) <= now] or waiting
-    return f"level {due[-1].level} ({due[-1].title}) is due now"
+    due = [level for level in waiting if (at := level_due(incident, level)) and at <= now]
+    if due:
+        return f"level {due[-1].level} ({due[-1].title}) is due now"
+    return "on a condition: " + ", ".join(
+        f"level {level.level} ({level.title}) {condition(level)}"
+        for level in waiting
+        if level.triggered()
+    )
+
+
+def condition(level: EscalationLevel) -> str:
+    """What a level waits for, in words: 'if security suspected or after 2 failed fixes'."""
+    parts = [f"if {flag.replace('-', ' ')}" for flag in level.on_flags]
+    if level.metric is not None:
+        held = f" for {humanize(level.metric.held_for)}" if level.metric.held_for else ""
+        parts.append(f"when {level.metric.query} holds{held}")
+    if level.after_failed_fixes:
+        parts.append(f"after {level.after_failed_fixes} failed fix(es)")
+    if level.after is not None:
+        parts.append(f"at {humanize(level.after)}")
+    return " or ".join(parts) or "from the start"
+
+
+def raisable_flags(incident: Incident, playbook: Playbook) -> list[str]:
+    """Flags some waiting level escalates on and nobody has raised yet, in the levels' order."""
+    state = incident.timers
+    found: list[str] = []
+    for level in playbook.escalation:
+        if level.level in state.escalated or level.level in state.acknowledged:
+            continue
+        found += [f for f in level.on_flags if f not in state.flags and f not in found]
+    return found if incident.status == "open" else []
 
 
 def fixes_tried(incident: Incident) -> list[str]:

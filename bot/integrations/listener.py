@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from bot.config import Config
+from bot.engine.audience import reaches
 from bot.engine.engine import Engine
 from bot.engine.incident import BOT, Incident
 from bot.errors import BotError
@@ -137,18 +138,22 @@ class Integrations:
     ) -> dict[str, str]:
         links: dict[str, str] = {}
         page_incident = incident.links.get(PAGE_ID)
-        new = incident.status_updates[_handled_updates(incident) :]
-        unsent = new[-1].text if new else ""
-        if new:
+        unhandled = incident.status_updates[_handled_updates(incident) :]
+        if unhandled:
             links[UPDATES] = str(len(incident.status_updates))
+        # Only what the playbook addressed to the status page goes there.
+        new = [u for u in unhandled if reaches(u, "status-page")]
+        unsent = new[-1].text if new else ""
+        impact = new[-1].impact if new else None
+        if new:
             try:
                 if page_incident is None:
-                    page_incident = await client.create(self._title(incident), unsent)
+                    page_incident = await client.create(self._title(incident), unsent, impact)
                     links[PAGE_ID] = page_incident
                     unsent = ""
                 elif incident.status == "open":
                     status: PageStatus = "monitoring" if incident.mitigated_at else "identified"
-                    await client.update(page_incident, status, unsent)
+                    await client.update(page_incident, status, unsent, impact)
                     unsent = ""
             except IntegrationError as exc:
                 failures.append(str(exc))

@@ -37,12 +37,17 @@ def reached_levels(incident: Incident) -> set[int]:
 
 
 def levels_to_page(incident: Incident, config: Config, playbook: Playbook) -> set[int]:
-    titles = {level.level: level.title for level in playbook.escalation}
-    return {
-        level
-        for level in reached_levels(incident)
-        if (contact := config.contact(level, titles.get(level, ""))) is not None and contact.page
-    }
+    """Reached levels that page: by the playbook (`page: true`) or by their config contact."""
+    levels = {level.level: level for level in playbook.escalation}
+
+    def pages(number: int) -> bool:
+        found = levels.get(number)
+        if found is not None and found.page:
+            return True
+        contact = config.contact(number, found.title if found is not None else "")
+        return contact is not None and contact.page
+
+    return {level for level in reached_levels(incident) if pages(level)}
 
 
 def dedup_key(incident: Incident, level: int) -> str:

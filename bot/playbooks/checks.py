@@ -48,10 +48,22 @@ def semantic_problems(playbook: Playbook, templates: TemplateRenderer) -> Iterat
     for c, found in enumerate(playbook.post_incident):
         if found.cause is not None and found.cause not in cause_ids:
             yield ("post_incident", c, "cause"), f"no root cause '{found.cause}' in this playbook"
+    for i, level in enumerate(playbook.escalation):
+        if level.metric is not None:
+            for placeholder in placeholders_in(level.metric.query):
+                if not binding_path_exists(placeholder):
+                    yield (
+                        ("escalation", i, "metric", "query"),
+                        f"unknown placeholder ${{{placeholder}}}",
+                    )
     for i, (lower, higher) in enumerate(
         zip(playbook.escalation, playbook.escalation[1:], strict=False)
     ):
-        if higher.level <= lower.level or higher.after <= lower.after:
+        # Levels on flags or metrics may come in any order; timed ones rise with their level.
+        earlier = (
+            higher.after is not None and lower.after is not None and higher.after <= lower.after
+        )
+        if higher.level <= lower.level or earlier:
             yield ("escalation", i + 1), "escalation levels must rise in level and in time"
 
 

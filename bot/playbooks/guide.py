@@ -36,6 +36,7 @@ from bot.playbooks.models import (
     EscalationLevel,
     FixStep,
     ManualStep,
+    MetricCondition,
     Playbook,
     RootCause,
     Stage,
@@ -62,6 +63,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     RootCause,
     Symptom,
     EscalationLevel,
+    MetricCondition,
     Communication,
     Checklist,
 )

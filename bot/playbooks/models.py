@@ -70,14 +70,20 @@ class ManualStep(_StepBase):
     kind: Literal["manual"]
 
 
+# Who a communication reaches: the incident's own room, the announcements channel, the public
+# status channel, the public status page (see bot/engine/audience.py).
+Audience = Literal["internal", "incidents-channel", "status-channel", "status-page"]
+# What a communication without an audience reaches: the room, the status channel and page.
+PUBLIC: tuple[Audience, ...] = ("internal", "status-channel", "status-page")
+
+
 class CommunicationStep(_StepBase):
     """A message to fill from one of the playbook's communication templates."""
 
     kind: Literal["communication"]
     template: Slug
-    audience: Literal["status-page", "incident-channel", "incidents-channel", "customers"] = (
-        "incident-channel"
-    )
+    # Where the runbook says this message goes; lint holds it to the communication's audience.
+    audience: Audience | None = None
 
 
 class VerificationStep(_StepBase):
@@ -165,20 +171,62 @@ class Stage(_Model):
         return [*self.steps, *(s for cause in self.root_causes for s in cause.steps)]
 
 
+# What a responder can report that a runbook escalates on ("if security-related").
+Flag = Literal["security-suspected", "data-loss", "customer-escalations"]
+
+
+class MetricCondition(_Model):
+    """A PromQL expression the bot evaluates; it holds while the answer is not empty.
+
+    Written like an alerting rule's expression, with its comparison: `... > 2`.
+    """
+
+    query: str = Field(min_length=1)
+    held_for: Duration = timedelta(0)
+
+
 class EscalationLevel(_Model):
+    """A level fires on whichever of its triggers comes first.
+
+    A level with no trigger is who works the incident from the start (the seeds' "level 1:
+    follow this runbook"): shown, never nudged; only the first level may be one.
+    """
+
     level: int = Field(ge=1, le=9)
     title: str
-    after: Duration
+    after: Duration | None = None
     criteria: list[str] = Field(default_factory=list)
     # Escalate sooner once this many fixes did not help (failed, or applied but not verified),
     # as in "escalate if the service won't start after 3 restart attempts".
     after_failed_fixes: int | None = Field(default=None, ge=1, le=20)
+    # Escalate once a responder raises one of these ("if security-related").
+    on_flags: list[Flag] = Field(default_factory=list)
+    # Escalate once the condition has held this long ("P99 > 2s for > 10 minutes").
+    metric: MetricCondition | None = None
+    # Reaching this level also pages, through the config's `paging` service.
+    page: bool = False
+
+    def triggered(self) -> bool:
+        """Whether anything but a responder's button escalates to this level."""
+        return bool(
+            self.after is not None or self.after_failed_fixes or self.on_flags or self.metric
+        )
 
 
 class Communication(_Model):
     title: str
     template: str = Field(pattern=r"^[A-Za-z0-9_./-]+\.j2$")
     needs: list[Literal["eta"]] = Field(default_factory=list)
+    # Where posting it sends it; the room always keeps a record of what went where.
+    audience: list[Audience] = Field(default_factory=lambda: list(PUBLIC), min_length=1)
+    # The status page's impact while this update is the latest ("impact_override=major").
+    impact: Literal["none", "minor", "major", "critical"] | None = None
+
+    @model_validator(mode="after")
+    def _impact_on_the_page(self) -> Communication:
+        if self.impact is not None and "status-page" not in self.audience:
+            raise ValueError("an impact needs the status-page audience")
+        return self
 
 
 class Checklist(_Model):
@@ -211,6 +259,29 @@ class Playbook(_Model):
     post_incident_document: str = Field(
         default="post-incident.md.j2", pattern=r"^[A-Za-z0-9_./-]+\.j2$"
     )
+
+    @model_validator(mode="after")
+    def _escalation_fires(self) -> Playbook:
+        for index, level in enumerate(self.escalation):
+            if not level.triggered() and index > 0:
+                raise ValueError(
+                    f"escalation level {level.level} has no trigger (after, after_failed_fixes,"
+                    " on_flags or metric); only the first level may hold from the start"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _steps_reach_their_audience(self) -> Playbook:
+        for _, step in self.steps():
+            if not isinstance(step, CommunicationStep) or step.audience is None:
+                continue
+            found = self.communications.get(step.template)
+            if found is not None and step.audience not in found.audience:
+                raise ValueError(
+                    f"step '{step.id}' is for the {step.audience} audience but communication"
+                    f" '{step.template}' goes to {', '.join(found.audience)}"
+                )
+        return self
 
     def steps(self) -> list[tuple[Stage, Step]]:
         return [(stage, step) for stage in self.stages for step in stage.all_steps()]

@@ -412,7 +412,9 @@ async def test_a_nudge_missed_while_down_fires_once_at_start_marked_late(bench: 
     finally:
         first.kill()
     assert not [line for line in first.lines if line["kind"] == "escalation"]
-    level_2_due = incident.opened_at + engine.playbook("slow").escalation[1].after
+    level_2_after = engine.playbook("slow").escalation[1].after
+    assert level_2_after is not None
+    level_2_due = incident.opened_at + level_2_after
     await asyncio.sleep(max(0.0, (level_2_due - datetime.now(UTC)).total_seconds()) + 1.0)
 
     second = TimerProcess(bench, "second")

@@ -281,3 +281,55 @@ async def test_a_failed_create_is_reported_and_the_next_update_creates(
     assert calls[1].body["incident"]["body"] == "Found it."
     assert (await engine.get(incident.id)).links[PAGE_ID] == "sp-1"
     assert len(reports.lines) == 1
+
+
+async def test_only_updates_addressed_to_the_status_page_reach_it_with_the_seeds_impact(
+    engine: Engine, integrations: Integrations, stand_in: StandIn
+) -> None:
+    incident = await engine.open("service-down", "api", LEAD)
+    # Seed 003's "Internal Team Notification" is a Slack post, not the public page.
+    await engine.post_status(incident.id, "alert", "Service Down Alert: api", LEAD)
+    await integrations.drain()
+    assert stand_in.statuspage() == []
+
+    await engine.post_status(incident.id, "status-page", "Service Disruption.", LEAD)
+    await integrations.drain()
+    await engine.post_status(incident.id, "alert", "Still internal.", LEAD)
+    await integrations.drain()
+
+    calls = stand_in.statuspage()
+    assert [c.method for c in calls] == ["POST"]
+    # Seed 003: `incident[status]=investigating` and `incident[impact_override]=major`.
+    assert calls[0].body["incident"]["status"] == "investigating"
+    assert calls[0].body["incident"]["impact_override"] == "major"
+    assert calls[0].body["incident"]["body"] == "Service Disruption."
+    stored = await engine.get(incident.id)
+    assert [u.audience for u in stored.status_updates] == [
+        ["internal", "incidents-channel"],
+        ["internal", "status-channel", "status-page"],
+        ["internal", "incidents-channel"],
+    ]
+
+
+async def test_the_security_notice_with_findings_never_reaches_the_status_page(
+    engine: Engine, integrations: Integrations, stand_in: StandIn
+) -> None:
+    incident = await engine.open("api-gateway-auth-failures", "api", LEAD)
+    notice = await engine.render_status(incident.id, "security")
+    await engine.post_status(incident.id, "security", notice, LEAD)
+    await integrations.drain()
+    assert stand_in.statuspage() == []
+
+    await engine.post_status(incident.id, "initial", "We are investigating.", LEAD)
+    await integrations.drain()
+    assert [c.body["incident"]["body"] for c in stand_in.statuspage()] == ["We are investigating."]
+
+
+async def test_a_level_the_playbook_marks_page_pages_without_a_paging_contact(
+    engine: Engine, integrations: Integrations, stand_in: StandIn
+) -> None:
+    # The config's level 3 (CTO) does not page; api-gateway-down's level 3 says `page: true`.
+    incident = await engine.open("api-gateway-down", "api", LEAD)
+    await engine.escalate_now(incident.id, 3, LEAD)
+    await integrations.drain()
+    assert [p.body["dedup_key"] for p in stand_in.pages()] == [f"{incident.id}-level-3"]

@@ -84,26 +84,63 @@ def pod(name: str, value: str | bool | int, subject: str = "pod/api-gateway-7d9f
 
 
 @pytest.mark.parametrize(
-    ("playbook_id", "minutes", "criterion"),
+    ("playbook_id", "minutes", "held_for", "flags", "criterion"),
     [
-        ("api-gateway-5xx", 10, "If issue persists > 10 minutes, escalate to Platform Team Lead"),
-        ("api-gateway-latency", 10, "If P99 > 2s for > 10 minutes, escalate to Platform Team"),
+        (
+            "api-gateway-5xx",
+            10,
+            None,
+            [],
+            "If issue persists > 10 minutes, escalate to Platform Team Lead",
+        ),
+        # "P99 > 2s for > 10 minutes" is a metric condition; 15+ minutes pages by time.
+        (
+            "api-gateway-latency",
+            15,
+            10,
+            [],
+            "If P99 > 2s for > 10 minutes, escalate to Platform Team",
+        ),
         (
             "api-gateway-down",
+            15,
             5,
+            [],
             "If all pods down > 5 minutes, page Platform Team Lead immediately",
         ),
-        ("api-gateway-auth-failures", 10, "If Redis data loss, escalate to Platform Team Lead"),
-        ("api-gateway-rate-limiting", 15, "15+ minutes or critical issue: Page Platform Team Lead"),
+        (
+            "api-gateway-auth-failures",
+            15,
+            None,
+            ["data-loss"],
+            "If Redis data loss, escalate to Platform Team Lead",
+        ),
+        (
+            "api-gateway-rate-limiting",
+            15,
+            None,
+            [],
+            "15+ minutes or critical issue: Page Platform Team Lead",
+        ),
     ],
 )
 def test_incidents_escalate_to_the_platform_team_lead_when_the_runbook_says(
-    playbooks: dict[str, Playbook], playbook_id: str, minutes: int, criterion: str
+    playbooks: dict[str, Playbook],
+    playbook_id: str,
+    minutes: int,
+    held_for: int | None,
+    flags: list[str],
+    criterion: str,
 ) -> None:
     levels = [e for e in playbooks[playbook_id].escalation if e.title == "Platform Team Lead"]
     assert len(levels) == 1, playbook_id
     assert levels[0].after == timedelta(minutes=minutes)
     assert criterion in levels[0].criteria
+    metric = levels[0].metric
+    assert (metric.held_for if metric else None) == (
+        timedelta(minutes=held_for) if held_for is not None else None
+    )
+    assert levels[0].on_flags == flags
 
 
 def test_the_levels_mean_the_same_people_in_every_gateway_playbook(
@@ -122,12 +159,27 @@ def test_the_levels_mean_the_same_people_in_every_gateway_playbook(
     }
 
 
+@pytest.mark.parametrize("playbook_id", ["api-gateway-auth-failures", "api-gateway-5xx"])
+def test_the_security_team_is_notified_when_security_is_suspected_never_on_a_timer(
+    playbooks: dict[str, Playbook], playbook_id: str
+) -> None:
+    first = playbooks[playbook_id].escalation[0]
+    assert (first.title, first.after, first.on_flags) == (
+        "Security Team",
+        None,
+        ["security-suspected"],
+    )
+    assert first.after_failed_fixes is None and first.metric is None
+    # Its notice carries diagnostic findings: the incident room only, never the status page.
+    assert playbooks[playbook_id].communications["security"].audience == ["internal"]
+
+
 def test_auth_failures_notify_the_security_team_at_once(
     playbooks: dict[str, Playbook], renderer: TemplateRenderer
 ) -> None:
     playbook = playbooks["api-gateway-auth-failures"]
     first = playbook.escalation[0]
-    assert (first.title, first.after) == ("Security Team", timedelta(0))
+    assert (first.title, first.on_flags) == ("Security Team", ["security-suspected"])
     assert any("suspected attack" in c for c in first.criteria)
 
     found = playbook.find_step("notify-security")

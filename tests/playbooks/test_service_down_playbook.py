@@ -95,7 +95,7 @@ async def opened(engine: Engine, sandbox: Sandbox) -> Incident:
 # --- escalation --------------------------------------------------------------------------
 
 
-def test_escalation_nudges_at_0_15_and_30_minutes_with_the_runbooks_titles(
+def test_escalation_nudges_at_15_and_30_minutes_and_level_1_is_the_runbook_itself(
     playbook: Playbook,
 ) -> None:
     incident = Incident(
@@ -109,11 +109,12 @@ def test_escalation_nudges_at_0_15_and_30_minutes_with_the_runbooks_titles(
 
     timers = [t for t in pending_timers(incident, playbook) if t.kind == "escalation"]
 
+    # "Level 1: On-call Engineer (0-15 minutes): follow this runbook" is not a nudge.
     assert [(t.level.level, t.level.title, t.due - OPENED) for t in timers if t.level] == [
-        (1, "On-call Engineer", timedelta(0)),
         (2, "Senior Engineer", timedelta(minutes=15)),
         (3, "Engineering Manager", timedelta(minutes=30)),
     ]
+    assert [level.level for level in playbook.escalation if not level.triggered()] == [1]
     assert next_escalation(incident, playbook, OPENED + timedelta(minutes=1)) == (
         "level 2 (Senior Engineer) in 14 min"
     )
@@ -234,8 +235,12 @@ def test_slack_alert_and_status_page_are_communication_steps_for_their_audiences
     }
     assert audiences["notify-slack"] == ("alert", "incidents-channel")
     assert audiences["status-page"] == ("status-page", "status-page")
-    assert audiences["notify-users"] == ("customers", "customers")
-    assert audiences["customer-eta"] == ("eta", "customers")
+    # The bot reaches affected users through the status page.
+    assert audiences["notify-users"] == ("customers", "status-page")
+    assert audiences["customer-eta"] == ("eta", "status-page")
+    assert playbook.communications["alert"].audience == ["internal", "incidents-channel"]
+    status_page = playbook.communications["status-page"]
+    assert "status-page" in status_page.audience and status_page.impact == "major"
 
 
 async def test_the_messages_render_for_the_service(engine: Engine, sandbox: Sandbox) -> None:

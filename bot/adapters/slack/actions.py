@@ -26,6 +26,8 @@ ON_IT = "rb.on_it"
 SNOOZE_ESCALATION = "rb.snooze_escalation"
 SNOOZE_REMINDER = "rb.snooze_reminder"
 MUTE_REMINDERS = "rb.mute_reminders"
+# A responder reports what a level escalates on ("security suspected").
+RAISE_FLAG = "rb.raise_flag"
 # The post-incident checklist: its checkboxes and owner pickers; both act after resolving.
 CHECKLIST = "rb.checklist"
 CHECKLIST_OWNER = "rb.checklist_owner"
@@ -33,7 +35,7 @@ ALL = (
     RUN_STAGE, RUN_STEP, REQUEST_FIX, FIX_CHOICE, APPROVE, DENY, MARK_DONE, VERIFY, STATUS_MODAL,
     ADVANCE,
     COMMANDER, RESOLVE, ESCALATE_NOW, ON_IT, SNOOZE_ESCALATION, SNOOZE_REMINDER, MUTE_REMINDERS,
-    CHECKLIST, CHECKLIST_OWNER,
+    CHECKLIST, CHECKLIST_OWNER, RAISE_FLAG,
 )  # fmt: skip
 
 # Modals (callback ids) and the inputs inside them.
@@ -56,6 +58,7 @@ class ButtonValue:
     approval: str = ""
     level: int = -1
     choice: int = -1
+    flag: str = ""
 
     def encode(self) -> str:
         data = {
@@ -65,6 +68,7 @@ class ButtonValue:
             "a": self.approval,
             "l": self.level,
             "c": self.choice,
+            "f": self.flag,
         }
         return json.dumps(
             {k: v for k, v in data.items() if v not in ("", -1)}, separators=(",", ":")
@@ -84,6 +88,7 @@ class ButtonValue:
                 approval=str(data.get("a", "")),
                 level=int(data.get("l", -1)),
                 choice=int(data.get("c", -1)),
+                flag=str(data.get("f", "")),
             )
         except (ValueError, KeyError, TypeError):
             raise InvalidRequest("this button's data is not valid; use /incident status") from None

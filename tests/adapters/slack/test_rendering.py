@@ -245,7 +245,7 @@ def test_split_keeps_order_and_small_messages_whole() -> None:
 # -- headline, results, approvals ----------------------------------------------------------------
 
 
-def test_the_headline_has_every_fact_and_three_buttons(playbook: Playbook) -> None:
+def test_the_headline_has_every_fact_three_buttons_and_its_flags(playbook: Playbook) -> None:
     incident = make_incident(commander="U0BOB", approvals={"A1": approval()})
     h = headline(incident, playbook, T0 + timedelta(minutes=7))
     [message] = checked([headline_message(h)])
@@ -253,12 +253,21 @@ def test_the_headline_has_every_fact_and_three_buttons(playbook: Playbook) -> No
     for fact in ("7 min", "<@U0BOB>", "Stage 1/9", "level 2 (Engineering Manager)", "none yet"):
         assert fact in text
     found = buttons([message])
+    # Then a flag button for each condition api-down's levels escalate on.
     assert [b.action_id for b in found] == [
         actions.STATUS_MODAL,
         actions.COMMANDER,
         actions.RESOLVE,
+        f"{actions.RAISE_FLAG}.customer-escalations",
+        f"{actions.RAISE_FLAG}.data-loss",
+        f"{actions.RAISE_FLAG}.security-suspected",
     ]
     assert {ButtonValue.decode(b.value).incident for b in found} == {"INC-0007"}
+    assert [ButtonValue.decode(b.value).flag for b in found[3:]] == [
+        "customer-escalations",
+        "data-loss",
+        "security-suspected",
+    ]
 
 
 def test_results_point_at_the_cause_and_offer_its_fixes(playbook: Playbook) -> None:

@@ -11,12 +11,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.adapters.slack import actions, room_repair
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message, text_message
-from bot.adapters.slack.listeners import checklists, nudges
+from bot.adapters.slack.listeners import checklists, flags, nudges
 from bot.adapters.slack.listeners.views import open_status_modal
 from bot.adapters.slack.rendering import blocks, modals
 from bot.adapters.slack.rendering.escape import escape
+from bot.adapters.slack.rendering.flag_blocks import flag_action
 from bot.adapters.slack.rooms import APPROVAL
 from bot.adapters.slack.scope import require_its_room
+from bot.engine.escalation import FLAGS
 from bot.engine.incident import Actor, Incident, StepRun, TimerKind
 from bot.errors import InvalidRequest
 
@@ -43,6 +45,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         actions.SNOOZE_REMINDER: _snooze_reminder,
         actions.MUTE_REMINDERS: _mute_reminders,
     }
+    handlers.update({flag_action(flag): flags.raise_flag for flag in FLAGS})
     for action_id, handler in handlers.items():
         app.action(action_id)(_listener(ctx, action_id, handler))
     checklists.register(app, ctx)

@@ -8,12 +8,13 @@ from bot.adapters.slack import actions, room_repair
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message
 from bot.adapters.slack.rendering.escape import escape
+from bot.adapters.slack.rendering.flag_blocks import flag_buttons
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import actions as actions_block
 from bot.adapters.slack.rendering.parts import button, context, section
 from bot.config import EscalationContact
 from bot.engine.incident import Actor, Incident
-from bot.engine.timers import fixes_tried
+from bot.engine.timers import fixes_tried, raisable_flags
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import EscalationLevel
 
@@ -91,6 +92,7 @@ def nudge_message(
         button(f"Snooze {SNOOZE_MINUTES} min", actions.SNOOZE_ESCALATION, value),
         button("We're on it", actions.ON_IT, value, style="primary"),
     )
+    blocks += flag_buttons(incident.id, raisable_flags(incident, ctx.engine.playbook_for(incident)))
     return Message(text=f"{incident.id}: escalate to level {level.level}", blocks=blocks)
 
 

@@ -10,13 +10,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.adapters.slack import actions
-from bot.adapters.slack.context import SlackContext, field, text_message
+from bot.adapters.slack.context import SlackContext, field, markup_message, text_message
 from bot.adapters.slack.listeners.checklists import post_checklists
 from bot.adapters.slack.rendering import modals
+from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.summary import resolution_message
+from bot.config import Channels
+from bot.engine.audience import audience_label
 from bot.engine.incident import Incident
 from bot.errors import BotError, InvalidRequest
-from bot.playbooks.models import CommunicationStep
+from bot.playbooks.models import Audience, CommunicationStep
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +127,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 incident.id, chosen, text.replace("[ETA]", eta), actor
             )
             posted = text_message(text.replace("[ETA]", eta))
+            # The room keeps the record; other channels get only what is addressed to them.
             await ctx.rooms.post(updated, posted)
-            if ctx.config.channels.status:
-                await ctx.rooms.post_to(ctx.config.channels.status, posted)
+            for channel in channels_for(ctx.config.channels, communication.audience):
+                await ctx.rooms.post_to(channel, posted)
+            sent = escape(audience_label(communication.audience))
+            await ctx.rooms.post(updated, markup_message(f"_Sent to {sent}._"))
             ctx.rooms.refresh_headline(updated.id)
 
         await ctx.guard(incident.links.get("slack.channel", ""), user, work, "posting the update")
@@ -159,6 +165,15 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         with contextlib.suppress(BotError):
             channel = (await ctx.engine.get(incident_id)).links.get("slack.channel", "")
         await ctx.guard(channel, user, work, "resolving")
+
+
+def channels_for(channels: Channels, audience: list[Audience]) -> list[str]:
+    """The configured channels an audience names, each once; the room is posted to apart."""
+    wanted = [
+        channels.incidents if "incidents-channel" in audience else "",
+        channels.status if "status-channel" in audience else "",
+    ]
+    return list(dict.fromkeys(c for c in wanted if c))
 
 
 def _block_of(view: dict[str, Any], action_id: str) -> str:

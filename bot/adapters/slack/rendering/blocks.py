@@ -15,6 +15,7 @@ from bot.adapters.slack.rendering.escape import (
     shorten,
     truncate,
 )
+from bot.adapters.slack.rendering.flag_blocks import flag_buttons
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import (
     SEVERITY,
@@ -86,6 +87,7 @@ def headline_message(h: Headline, *, resolved: bool = False, read_only: bool = F
             button("Claim commander", COMMANDER, value),
             button("Resolve", RESOLVE, value),
         )
+        blocks += flag_buttons(h.incident_id, h.flags)
     text = (
         f"{escape(h.incident_id)} {escape(h.title)} ({escape(h.service)}): {escape(h.status)}, "
         f"severity {escape(h.severity)}, stage {h.stage_number}/{h.stage_count}"

@@ -24,6 +24,7 @@ from bot.adapters.slack.rendering.escape import (
 )
 from bot.adapters.slack.rendering.message import Message, split
 from bot.adapters.slack.rendering.parts import MARK, actions, button, context, header, section, who
+from bot.engine.audience import audience_label
 from bot.engine.incident import Incident
 from bot.engine.outcome import fix_outcome
 from bot.playbooks.models import (
@@ -106,7 +107,8 @@ def _step_section(step: Step, incident: Incident, live: bool) -> Block:
         multiline = "\n" in step.command.strip()
         lines.append(code_block(step.command, 1000) if multiline else inline_code(step.command))
     if isinstance(step, CommunicationStep):
-        lines.append(f"template {inline_code(step.template)} for the {escape(step.audience)}")
+        audience = f" for {audience_label([step.audience])}" if step.audience else ""
+        lines.append(f"template {inline_code(step.template)}{escape(audience)}")
     if step.note:
         lines.append(f"_{escape(step.note)}_")
     state = step_state(step, incident)
