@@ -52,7 +52,8 @@ def _state(step: Step, incident: Incident) -> str:
     if step.id in incident.manual_done:
         done = incident.manual_done[step.id]
         return f"[done] by {done.by}"
-    for approval in incident.approvals.values():
+    # The latest request: an interrupted or expired fix is usually followed by a fresh one.
+    for approval in reversed(incident.approvals.values()):
         if approval.step_id == step.id:
             return f"[{approval.state}] {approval.id}"
     return ""

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.crashpoints import crash_point
 from bot.engine.core import EngineCore, Progress
 from bot.engine.incident import BOT, Actor, Approval, Incident
+from bot.engine.lease import LEASE_S, renewed
 from bot.errors import InvalidRequest
+from bot.executors.base import CheckResult, Preview
 from bot.metrics import FIXES
 from bot.playbooks.models import FixStep
 
-# Covers only the moment until "approved" is stored, which refuses later clicks by itself.
-_CLAIM_SECONDS = 300.0
+
+def fix_claim(incident_id: str, approval_id: str) -> str:
+    """The store claim held while a fix is approved and applied, until its result is stored."""
+    return f"fix:{incident_id}:{approval_id}"
 
 
 class FixFlow(EngineCore):
@@ -39,28 +44,33 @@ class FixFlow(EngineCore):
             raise InvalidRequest(f"cannot preview '{step.title}': {preview.error}")
 
         def change(current: Incident) -> Approval:
-            now = self.clock()
-            approval = Approval(
-                id=f"A{len(current.approvals) + 1}",
-                step_id=step.id,
-                title=step.title,
-                destructive=step.destructive,
-                preview=preview,
-                requested_by=requester,
-                requested_at=now,
-                expires_at=now + self.approval_ttl,
-            )
-            current.approvals[approval.id] = approval
-            current.record(
-                now,
-                requester,
-                "fix-requested",
-                f"{step.title}: {preview.summary} (approval {approval.id})",
-                step.id,
-            )
-            return approval
+            return self._new_approval(current, step, preview, requester, requester)
 
         return (await self._mutate(incident_id, change, requester))[1]
+
+    def _new_approval(
+        self, incident: Incident, step: FixStep, preview: Preview, requester: Actor, actor: Actor
+    ) -> Approval:
+        now = self.clock()
+        approval = Approval(
+            id=f"A{len(incident.approvals) + 1}",
+            step_id=step.id,
+            title=step.title,
+            destructive=step.destructive,
+            preview=preview,
+            requested_by=requester,
+            requested_at=now,
+            expires_at=now + self.approval_ttl,
+        )
+        incident.approvals[approval.id] = approval
+        incident.record(
+            now,
+            actor,
+            "fix-requested",
+            f"{step.title}: {preview.summary} (approval {approval.id})",
+            step.id,
+        )
+        return approval
 
     async def deny(
         self, incident_id: str, approval_id: str, actor: Actor, reason: str = ""
@@ -92,52 +102,15 @@ class FixFlow(EngineCore):
         self._require_open(incident)
         approval = self._pending(incident, approval_id)
         self.policy.check(approval, approver)
-        # The claim is what makes double clicks, retries and replicas run the fix once.
-        # It only has to cover the moment until "approved" is stored, which refuses any later
-        # click by itself; the expiry frees an approval whose approver died in that moment.
-        if not await self.store.claim(
-            f"fix:{incident_id}:{approval_id}", self._owner, ttl_s=_CLAIM_SECONDS
-        ):
+        # The claim is what makes double clicks, retries and replicas run the fix once; held
+        # until the result is stored, it also tells recovery that this fix is still running.
+        claim = fix_claim(incident_id, approval_id)
+        if not await self.store.claim(claim, self._owner, ttl_s=LEASE_S):
             raise InvalidRequest(
                 f"approval {approval_id} is already being handled; a fix runs once"
             )
-
-        def approved(current: Incident) -> FixStep:
-            pending = self._pending(current, approval_id)
-            pending.state, pending.decided_by, pending.decided_at = (
-                "approved",
-                approver,
-                self.clock(),
-            )
-            current.record(
-                self.clock(),
-                approver,
-                "fix-approved",
-                f"{pending.title}: approved by {approver.label} "
-                f"(requested by {pending.requested_by.label})",
-                pending.step_id,
-            )
-            step = self._step(current, pending.step_id)
-            assert isinstance(step, FixStep)
-            return step
-
-        step = (await self._mutate(incident_id, approved, approver))[1]
-        binding = self.config.binding(incident.service)
-        result = await self.runner.apply(step.action, binding, incident.service, self.fix_timeout)
-
-        def applied(current: Incident) -> None:
-            done = current.approvals[approval_id]
-            done.state = "applied" if result.status == "ok" else "failed"
-            done.result = result
-            current.record(
-                self.clock(),
-                BOT,
-                "fix-applied" if result.status == "ok" else "fix-failed",
-                f"{done.title}: {result.summary}",
-                done.step_id,
-            )
-
-        await self._mutate(incident_id, applied, BOT)
+        async with renewed(self.store, claim, self._owner):
+            step, result = await self._approve_and_apply(incident, approval_id, approver)
         FIXES.inc(
             result="applied" if result.status == "ok" else "failed", playbook=incident.playbook_id
         )
@@ -160,3 +133,53 @@ class FixFlow(EngineCore):
 
             await self._mutate(incident_id, verified, BOT)
         return (await self.get(incident_id)).approvals[approval_id]
+
+    async def _approve_and_apply(
+        self, incident: Incident, approval_id: str, approver: Actor
+    ) -> tuple[FixStep, CheckResult]:
+        incident_id = incident.id
+
+        def approved(current: Incident) -> FixStep:
+            pending = self._pending(current, approval_id)
+            pending.state, pending.decided_by, pending.decided_at = (
+                "approved",
+                approver,
+                self.clock(),
+            )
+            current.record(
+                self.clock(),
+                approver,
+                "fix-approved",
+                f"{pending.title}: approved by {approver.label} "
+                f"(requested by {pending.requested_by.label})",
+                pending.step_id,
+            )
+            step = self._step(current, pending.step_id)
+            assert isinstance(step, FixStep)
+            return step
+
+        step = (await self._mutate(incident_id, approved, approver))[1]
+        crash_point("fix-approved")
+
+        def applying(current: Incident) -> None:
+            # Stored before the change is sent: a crash from here on may have changed the target.
+            current.approvals[approval_id].state = "applying"
+
+        await self._mutate(incident_id, applying, BOT)
+        binding = self.config.binding(incident.service)
+        result = await self.runner.apply(step.action, binding, incident.service, self.fix_timeout)
+
+        def applied(current: Incident) -> None:
+            done = current.approvals[approval_id]
+            done.state = "applied" if result.status == "ok" else "failed"
+            done.result = result
+            current.record(
+                self.clock(),
+                BOT,
+                "fix-applied" if result.status == "ok" else "fix-failed",
+                f"{done.title}: {result.summary}",
+                done.step_id,
+            )
+
+        await self._mutate(incident_id, applied, BOT)
+        return step, result

@@ -127,13 +127,13 @@ def next_escalation(incident: Incident, playbook: Playbook, now: datetime) -> st
 
 
 def fixes_tried(incident: Incident) -> list[str]:
-    """Each fix run so far, in order, as 'title (applied)' or 'title (failed)'."""
+    """Each fix run so far, in order, as 'title (applied)', '(failed)' or '(interrupted)'."""
     titles = {a.step_id: a.title for a in incident.approvals.values()}
+    outcomes = {"fix-applied": "applied", "fix-failed": "failed", "fix-interrupted": "interrupted"}
     return [
-        f"{titles.get(entry.step_id or '', entry.step_id)} "
-        f"({'applied' if entry.event == 'fix-applied' else 'failed'})"
+        f"{titles.get(entry.step_id or '', entry.step_id)} ({outcomes[entry.event]})"
         for entry in incident.timeline
-        if entry.event in ("fix-applied", "fix-failed")
+        if entry.event in outcomes
     ]
 
 
