@@ -86,6 +86,10 @@ async def test_a_fix_approved_before_a_crash_is_reported_and_asked_for_again(
     applied = await restarted.approve(incident.id, "A2", second)
     assert applied.state == "applied"
     assert kube.revision() == revision + 1
+    await restarted.resolve(incident.id, second, "bad deploy", "rolled back")
+    document = await restarted.post_incident_document(incident.id)
+    assert "Roll back to the previous revision (kubectl rollout undo): interrupted" in document
+    assert "fix-interrupted" in document
 
     # A second start finds nothing left to reconcile.
     again = Told()
