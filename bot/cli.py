@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
 import os
 import sys
@@ -192,14 +191,14 @@ async def _drill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _console(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.adapters.console import Console, ConsoleNotifier, console_actor
+    from bot.adapters.console import Console, ConsoleNotifier, console_actor, os_login
     from bot.app import running_engine
     from bot.engine.scheduler import Scheduler, process_owner
 
     _refuse_invalid_playbooks(settings)
     config = load_config(settings.config_path)
     # The operating system's word for who is typing, not a name anyone can type.
-    actor = console_actor(config, getpass.getuser())
+    actor = console_actor(config, os_login())
     async with running_engine(settings, config) as engine:
         console = Console(engine, actor, sys.stdin, sys.stdout, echo=not sys.stdin.isatty())
         if args.incident:

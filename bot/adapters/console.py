@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import pwd
 import shlex
 from collections.abc import Awaitable, Callable
 from typing import TextIO
@@ -371,6 +373,12 @@ def _latest_pending(incident: Incident) -> str:
     if not pending:
         raise InvalidRequest("no fix is waiting for approval (fix STEP requests one)")
     return pending[-1]
+
+
+def os_login() -> str:
+    """The login of the process's real user ID; unlike getpass.getuser(), no environment
+    variable (USER, LOGNAME) can change it."""
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def console_actor(config: Config, login: str) -> Actor:

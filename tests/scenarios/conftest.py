@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.adapters.console import os_login
 from bot.drills.kubernetes import Sandbox
 
 BOT = Path(sys.executable).parent / "runbook-bot"
@@ -200,7 +200,7 @@ def console_env(
     config = {
         "services": {sb.service_name: sb.binding()},
         "approvers": ["oncall", "lead"],
-        "console_users": {getpass.getuser(): "oncall"} if console_users is None else console_users,
+        "console_users": {os_login(): "oncall"} if console_users is None else console_users,
     }
     config_path = folder / "runbook-bot.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

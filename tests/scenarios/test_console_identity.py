@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.adapters.console import os_login
 from bot.drills.kubernetes import Sandbox
 from tests.scenarios.conftest import console_env, run_bot
 
@@ -40,6 +40,8 @@ def test_an_unmapped_user_can_read_but_not_approve(
     env = console_env(
         sb, tmp_path, {"someone-else": "oncall"}, RUNBOOK_BOT_STATE=str(tmp_path / "state.db")
     )
+    # Claiming that account through the environment changes nothing.
+    env |= {"USER": "someone-else", "LOGNAME": "someone-else"}
     commands = [
         "open api-down ecap-api",
         "status",
@@ -55,7 +57,7 @@ def test_an_unmapped_user_can_read_but_not_approve(
     assert transcript.returncode == 0, transcript.stdout + transcript.stderr
     assert "== INC-0001 · API Service Down" in transcript.reply("status")
     assert "[PROBLEM] pods" in transcript.reply("run pods")
-    user = getpass.getuser()
+    user = os_login()
     refused = transcript.lines("approve A1")
     assert refused == [f"error: {user} is not an approver for fixes"], refused
     assert "fix-approved" not in transcript.reply("timeline")
