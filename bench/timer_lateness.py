@@ -26,6 +26,7 @@ from bench.table import Figure, add_json_option, write_figures
 from bot.config import Config, EscalationContact
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
+from bot.engine.recovery import Interruption
 from bot.engine.scheduler import Scheduler
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
@@ -80,6 +81,10 @@ class Lateness:
         due = datetime.fromisoformat(incident.timers.fired[-1].split("@", 1)[1])
         self.reminders.append((datetime.now(UTC) - due).total_seconds())
         self.late_flags += late
+
+    async def fix_interrupted(self, interruption: Interruption) -> None:
+        """No fix runs in this benchmark; an interruption would be a bug in it."""
+        raise AssertionError(f"unexpected interrupted fix: {interruption.text}")
 
 
 def percentile(values: list[float], fraction: float) -> float:

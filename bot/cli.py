@@ -67,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
         "(Docker drills; default: the scenario's)",
     )
 
-    console = commands.add_parser("console", help="work incidents from the terminal")
-    console.add_argument("--as", dest="actor", default=os.environ.get("USER") or "console")
+    console = commands.add_parser(
+        "console",
+        help="work incidents from the terminal, as your login's user ID from console_users:",
+    )
     console.add_argument("--incident", help="resume this incident id")
 
     serve = commands.add_parser(
@@ -196,18 +198,16 @@ async def _drill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _console(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.adapters.console import Console, ConsoleNotifier
+    from bot.adapters.console import Console, ConsoleNotifier, console_actor, os_login
     from bot.app import running_engine
-    from bot.engine.incident import Actor
     from bot.engine.scheduler import Scheduler, process_owner
 
     _refuse_invalid_playbooks(settings)
     config = load_config(settings.config_path)
+    # The operating system's word for who is typing, not a name anyone can type.
+    actor = console_actor(config, os_login())
     async with running_engine(settings, config) as engine:
-        console = Console(
-            engine, Actor(id=args.actor, name=args.actor), sys.stdin, sys.stdout,
-            echo=not sys.stdin.isatty(),
-        )  # fmt: skip
+        console = Console(engine, actor, sys.stdin, sys.stdout, echo=not sys.stdin.isatty())
         if args.incident:
             await console.execute(f"use {args.incident}")
         async with Scheduler(engine, ConsoleNotifier(console), owner=process_owner()):

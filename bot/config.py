@@ -195,6 +195,9 @@ class Config(BaseModel):
 
     services: dict[str, ServiceBinding] = Field(default_factory=dict)
     approvers: list[str] = Field(default_factory=list)
+    # Operating-system login -> the Slack user ID the console acts as; an unmapped login may
+    # read and work incidents at the console but never approve.
+    console_users: dict[str, str] = Field(default_factory=dict)
     approval_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
     channels: Channels = Channels()
     # By level number, or by a level's title ("Security Team"), which wins: playbooks number

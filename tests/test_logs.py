@@ -18,6 +18,7 @@ import yaml
 from bot.config import Config, EscalationContact
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
+from bot.engine.recovery import Interruption
 from bot.engine.scheduler import Scheduler
 from bot.executors.registry import ExecutorRegistry
 from bot.logs import (
@@ -143,6 +144,9 @@ class LoggingNotifier:
 
     async def status_reminder(self, incident: Incident, late: bool) -> None:
         log.warning("reminding for %s", incident.id)
+
+    async def fix_interrupted(self, interruption: Interruption) -> None:
+        log.warning("interrupted fix in %s", interruption.incident.id)
 
 
 @pytest.fixture

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import pwd
 import shlex
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from bot.adapters import text
-from bot.config import EscalationContact
+from bot.config import Config, EscalationContact
 from bot.engine import checklist
 from bot.engine.audience import audience_label
 from bot.engine.engine import Engine
 from bot.engine.escalation import FLAGS
 from bot.engine.headline import headline
 from bot.engine.incident import Actor, Incident, TimerKind
+from bot.engine.recovery import Interruption
 from bot.errors import BotError, InvalidRequest
 from bot.playbooks.models import EscalationLevel, ManualStep
 from bot.redact import redact
@@ -29,6 +32,7 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   fix STEP [--to N]      request a fix: shows its dry-run preview and asks for approval
                          (a rollback: --to picks a revision from the menu it shows)
   approve [ID] [as USER] approve a pending fix (the latest if no ID); it runs once
+                         (`as USER` only in drills: the console acts as your login)
   deny [ID] [REASON]     drop a pending fix
   verify STEP            poll a verification step until it passes or times out
   done STEP [NOTE]       mark a manual item or message done
@@ -52,10 +56,20 @@ log = logging.getLogger(__name__)
 
 class Console:
     def __init__(
-        self, engine: Engine, actor: Actor, stdin: TextIO, stdout: TextIO, *, echo: bool
+        self,
+        engine: Engine,
+        actor: Actor,
+        stdin: TextIO,
+        stdout: TextIO,
+        *,
+        echo: bool,
+        drill: bool = False,
     ) -> None:
         self.engine = engine
         self.actor = actor
+        # Only a drill lets one person play the second approver; elsewhere `as` would let anyone
+        # at a shared store approve as an approver.
+        self.drill = drill
         self.stdin = stdin
         self.stdout = stdout
         # Echo commands read from a pipe so a transcript reads like the session it was.
@@ -171,15 +185,20 @@ class Console:
             menu = "; ".join(c.label for c in others)
             self.say(f"Other revisions: {menu} (`fix {step} --to N` picks one)")
         second = " by someone other than the requester" if approval.destructive else ""
+        other = f" (or `approve {approval.id} as USER`)" if self.drill else ""
         self.say(
-            f"Approval {approval.id} is needed{second}: `approve {approval.id}` "
-            f"(or `approve {approval.id} as USER`) to run it once, `deny {approval.id}` to drop it."
+            f"Approval {approval.id} is needed{second}: `approve {approval.id}`{other} "
+            f"to run it once, `deny {approval.id}` to drop it."
         )
 
     async def _approve(self, args: list[str]) -> None:
         incident = await self.current()
         approver = self.actor
         if len(args) >= 2 and args[-2] == "as":
+            if not self.drill:
+                raise InvalidRequest(
+                    f"`as USER` works only in drills; the console acts as {self.actor.label}"
+                )
             approver = Actor(id=args[-1], name=args[-1])
             args = args[:-2]
         approval_id = args[0] if args else _latest_pending(incident)
@@ -387,8 +406,23 @@ def _latest_pending(incident: Incident) -> str:
     return pending[-1]
 
 
+def os_login() -> str:
+    """The login of the process's real user ID; unlike getpass.getuser(), no environment
+    variable (USER, LOGNAME) can change it."""
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def console_actor(config: Config, login: str) -> Actor:
+    """Who the console acts as: the login's user ID from `console_users:`, else the login itself,
+    under an ID no approver list can hold, so it can read and work the incident but not approve."""
+    mapped = config.console_users.get(login)
+    if mapped:
+        return Actor(id=mapped, name=mapped)
+    return Actor(id=f"console:{login}", name=login)
+
+
 class ConsoleNotifier:
-    """Prints escalation nudges and status reminders between the responder's commands."""
+    """Prints escalation nudges, status reminders and interrupted fixes between commands."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -415,3 +449,11 @@ class ConsoleNotifier:
             f"{' (late: the bot was down when this was due)' if late else ''}. "
             "`say update`, `snooze reminder 10` or `mute`"
         )
+
+    async def fix_interrupted(self, interruption: Interruption) -> None:
+        incident, fresh = interruption.incident, interruption.fresh
+        lines = [f"\n!! {incident.id}: {interruption.text}"]
+        if fresh is not None:
+            lines.append("   " + text.render_preview(fresh.preview).replace("\n", "\n   "))
+            lines.append(f"   `approve {fresh.id}` to run it once, `deny {fresh.id}` to drop it.")
+        self.console.say("\n".join(lines))

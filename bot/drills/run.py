@@ -106,7 +106,7 @@ async def run_drill(
         )
         async with running_engine(drill_settings, config) as engine:
             actor = Actor(id=responder, name=responder)
-            console = Console(engine, actor, stdin, stdout, echo=not stdin.isatty())
+            console = Console(engine, actor, stdin, stdout, echo=not stdin.isatty(), drill=True)
             console.say(
                 f"DRILL: scenario '{chosen.name}': {chosen.description}\n"
                 f"{target.where}\n"

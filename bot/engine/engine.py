@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from bot.crashpoints import crash_point
 from bot.engine.communication import CommunicationFlow
 from bot.engine.diagnostics import DiagnosticsFlow
 from bot.engine.escalation import EscalationFlow
-from bot.engine.fixes import FixFlow
 from bot.engine.incident import BOT, Actor, Incident
+from bot.engine.recovery import RecoveryFlow
 from bot.engine.redaction import redact_incident
 from bot.errors import InvalidRequest, NotFound
 from bot.logs import working_on
@@ -14,7 +15,7 @@ from bot.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED
 from bot.store.base import Record
 
 
-class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
+class Engine(DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow):
     """Opens, walks and resolves incidents; each concern lives in its own module."""
 
     async def open(
@@ -104,6 +105,7 @@ class Engine(DiagnosticsFlow, FixFlow, CommunicationFlow, EscalationFlow):
             incident.record(now, actor, "resolved", incident.resolution or "resolved")
 
         resolved = (await self._mutate(incident_id, change, actor))[0]
+        crash_point("resolved")
         INCIDENTS_RESOLVED.inc(playbook=resolved.playbook_id)
         return resolved
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from bot.crashpoints import crash_point
 from bot.engine.core import Progress
 from bot.engine.incident import BOT, Actor, Approval, Choice, Incident
+from bot.engine.lease import LEASE_S, renewed
 from bot.engine.menus import choices_from, chosen, chosen_title, menu_read
 from bot.engine.verification import VerificationFlow
 from bot.errors import InvalidRequest
+from bot.executors.base import CheckResult, Preview, WriteAction
 from bot.metrics import FIXES
 from bot.playbooks.models import FixStep
 
-# Covers only the moment until "approved" is stored, which refuses later clicks by itself.
-_CLAIM_SECONDS = 300.0
+
+def fix_claim(incident_id: str, approval_id: str) -> str:
+    """The store claim held while a fix is approved and applied, until its result is stored."""
+    return f"fix:{incident_id}:{approval_id}"
+
+
+def fix_action(step: FixStep, approval: Approval) -> WriteAction:
+    """What an approval runs: the step's action with the pick from its menu, if any."""
+    # The pick was checked against the menu when requested; the API refuses a revision that
+    # has gone since, as one line.
+    return chosen(step.action, approval.choice, approval.choices)
 
 
 class FixFlow(VerificationFlow):
@@ -44,42 +56,28 @@ class FixFlow(VerificationFlow):
         preview = await self.runner.preview(action, binding, incident.service, self.fix_timeout)
         if preview.error:
             raise InvalidRequest(f"cannot preview '{step.title}': {preview.error}")
-        title = chosen_title(step.title, choice)
 
         def change(current: Incident) -> Approval:
-            now = self.clock()
-            approval = Approval(
-                id=f"A{len(current.approvals) + 1}",
-                step_id=step.id,
-                title=title,
-                destructive=step.destructive,
-                preview=preview,
-                requested_by=requester,
-                requested_at=now,
-                expires_at=now + self.approval_ttl,
-                choice=choice,
-                choices=menu,
-            )
+            fresh_id = f"A{len(current.approvals) + 1}"
             for replaced in pending:
                 older = current.approvals[replaced.id]
                 if older.state == "pending":
-                    older.state, older.decided_by, older.decided_at = "denied", requester, now
+                    older.state, older.decided_by, older.decided_at = (
+                        "denied",
+                        requester,
+                        self.clock(),
+                    )
                     current.record(
-                        now,
+                        self.clock(),
                         requester,
                         "fix-denied",
-                        f"{older.title}: replaced by approval {approval.id} ({title})",
+                        f"{older.title}: replaced by approval {fresh_id} "
+                        f"({chosen_title(step.title, choice)})",
                         step.id,
                     )
-            current.approvals[approval.id] = approval
-            current.record(
-                now,
-                requester,
-                "fix-requested",
-                f"{title}: {preview.summary} (approval {approval.id})",
-                step.id,
+            return self._new_approval(
+                current, step, preview, requester, requester, choice=choice, choices=menu
             )
-            return approval
 
         return (await self._mutate(incident_id, change, requester))[1]
 
@@ -95,6 +93,41 @@ class FixFlow(VerificationFlow):
             if needed:
                 raise
             return []
+
+    def _new_approval(
+        self,
+        incident: Incident,
+        step: FixStep,
+        preview: Preview,
+        requester: Actor,
+        actor: Actor,
+        *,
+        choice: int | None = None,
+        choices: list[Choice] | None = None,
+    ) -> Approval:
+        now = self.clock()
+        title = chosen_title(step.title, choice)
+        approval = Approval(
+            id=f"A{len(incident.approvals) + 1}",
+            step_id=step.id,
+            title=title,
+            destructive=step.destructive,
+            preview=preview,
+            requested_by=requester,
+            requested_at=now,
+            expires_at=now + self.approval_ttl,
+            choice=choice,
+            choices=choices or [],
+        )
+        incident.approvals[approval.id] = approval
+        incident.record(
+            now,
+            actor,
+            "fix-requested",
+            f"{title}: {preview.summary} (approval {approval.id})",
+            step.id,
+        )
+        return approval
 
     async def deny(
         self, incident_id: str, approval_id: str, actor: Actor, reason: str = ""
@@ -126,56 +159,15 @@ class FixFlow(VerificationFlow):
         self._require_open(incident)
         approval = self._pending(incident, approval_id)
         self.policy.check(approval, approver)
-        # The claim is what makes double clicks, retries and replicas run the fix once.
-        # It only has to cover the moment until "approved" is stored, which refuses any later
-        # click by itself; the expiry frees an approval whose approver died in that moment.
-        if not await self.store.claim(
-            f"fix:{incident_id}:{approval_id}", self._owner, ttl_s=_CLAIM_SECONDS
-        ):
+        # The claim is what makes double clicks, retries and replicas run the fix once; held
+        # until the result is stored, it also tells recovery that this fix is still running.
+        claim = fix_claim(incident_id, approval_id)
+        if not await self.store.claim(claim, self._owner, ttl_s=LEASE_S):
             raise InvalidRequest(
                 f"approval {approval_id} is already being handled; a fix runs once"
             )
-
-        def approved(current: Incident) -> FixStep:
-            pending = self._pending(current, approval_id)
-            pending.state, pending.decided_by, pending.decided_at = (
-                "approved",
-                approver,
-                self.clock(),
-            )
-            current.record(
-                self.clock(),
-                approver,
-                "fix-approved",
-                f"{pending.title}: approved by {approver.label} "
-                f"(requested by {pending.requested_by.label})",
-                pending.step_id,
-            )
-            step = self._step(current, pending.step_id)
-            assert isinstance(step, FixStep)
-            return step
-
-        step = (await self._mutate(incident_id, approved, approver))[1]
-        binding = self.config.binding(incident.service)
-        decided = (await self.get(incident_id)).approvals[approval_id]
-        # The pick was checked against the menu when requested; the API refuses a revision
-        # that has gone since, as one line.
-        action = chosen(step.action, decided.choice, decided.choices)
-        result = await self.runner.apply(action, binding, incident.service, self.fix_timeout)
-
-        def applied(current: Incident) -> None:
-            done = current.approvals[approval_id]
-            done.state = "applied" if result.status == "ok" else "failed"
-            done.result = result
-            current.record(
-                self.clock(),
-                BOT,
-                "fix-applied" if result.status == "ok" else "fix-failed",
-                f"{done.title}: {result.summary}",
-                done.step_id,
-            )
-
-        await self._mutate(incident_id, applied, BOT)
+        async with renewed(self.store, claim, self._owner):
+            step, result = await self._approve_and_apply(incident, approval_id, approver)
         FIXES.inc(
             result="applied" if result.status == "ok" else "failed", playbook=incident.playbook_id
         )
@@ -196,3 +188,53 @@ class FixFlow(VerificationFlow):
 
             await self._mutate(incident_id, verified, BOT)
         return (await self.get(incident_id)).approvals[approval_id]
+
+    async def _approve_and_apply(
+        self, incident: Incident, approval_id: str, approver: Actor
+    ) -> tuple[FixStep, CheckResult]:
+        incident_id = incident.id
+
+        def approved(current: Incident) -> tuple[FixStep, WriteAction]:
+            pending = self._pending(current, approval_id)
+            pending.state, pending.decided_by, pending.decided_at = (
+                "approved",
+                approver,
+                self.clock(),
+            )
+            current.record(
+                self.clock(),
+                approver,
+                "fix-approved",
+                f"{pending.title}: approved by {approver.label} "
+                f"(requested by {pending.requested_by.label})",
+                pending.step_id,
+            )
+            step = self._step(current, pending.step_id)
+            assert isinstance(step, FixStep)
+            return step, fix_action(step, pending)
+
+        step, action = (await self._mutate(incident_id, approved, approver))[1]
+        crash_point("fix-approved")
+
+        def applying(current: Incident) -> None:
+            # Stored before the change is sent: a crash from here on may have changed the target.
+            current.approvals[approval_id].state = "applying"
+
+        await self._mutate(incident_id, applying, BOT)
+        binding = self.config.binding(incident.service)
+        result = await self.runner.apply(action, binding, incident.service, self.fix_timeout)
+
+        def applied(current: Incident) -> None:
+            done = current.approvals[approval_id]
+            done.state = "applied" if result.status == "ok" else "failed"
+            done.result = result
+            current.record(
+                self.clock(),
+                BOT,
+                "fix-applied" if result.status == "ok" else "fix-failed",
+                f"{done.title}: {result.summary}",
+                done.step_id,
+            )
+
+        await self._mutate(incident_id, applied, BOT)
+        return step, result

@@ -53,7 +53,11 @@ class StepRun(BaseModel):
         )
 
 
-ApprovalState = Literal["pending", "approved", "applied", "failed", "denied", "expired"]
+# approved, then applying once the change is about to be sent; interrupted when the process
+# stopped before the result was stored, so nobody can tell from the record whether it ran.
+ApprovalState = Literal[
+    "pending", "approved", "applying", "applied", "failed", "denied", "expired", "interrupted"
+]
 
 
 class Choice(BaseModel):

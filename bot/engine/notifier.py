@@ -1,4 +1,5 @@
-"""What an adapter implements to be told that a timer fired; the engine never posts itself."""
+"""What an adapter implements to be told that a timer fired or a fix was found interrupted;
+the engine never posts itself."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Protocol
 
 from bot.config import EscalationContact
 from bot.engine.incident import Incident
+from bot.engine.recovery import Interruption
 from bot.playbooks.models import EscalationLevel
 
 
@@ -24,4 +26,8 @@ class Notifier(Protocol):
 
     async def status_reminder(self, incident: Incident, late: bool) -> None:
         """A status update is due: remind the incident's room."""
+        ...
+
+    async def fix_interrupted(self, interruption: Interruption) -> None:
+        """A fix was cut short by a crash: say what the target shows, offer the fresh approval."""
         ...

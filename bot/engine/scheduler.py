@@ -19,8 +19,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.engine.engine import Engine
 from bot.engine.incident import Incident
+from bot.engine.lease import LEASE_S
 from bot.engine.metric_watch import MetricWatch
 from bot.engine.notifier import Notifier
+from bot.engine.recovery import unfinished
 from bot.engine.timers import Timer, pending_timers
 from bot.errors import BotError, InvalidRequest
 from bot.logs import working_on
@@ -136,7 +138,8 @@ class Scheduler:
         return dict(self._armed.get(incident_id, {}))
 
     async def sync(self) -> None:
-        """Re-arm every open incident from the store; drop the jobs of any no longer open."""
+        """Re-arm every open incident from the store; drop the jobs of any no longer open;
+        reconcile the fixes of processes that died applying them."""
         try:
             incidents = await self.engine.list_incidents("open")
         except BotError as exc:
@@ -146,6 +149,33 @@ class Scheduler:
             self.rearm(incident)
         for incident_id in self._armed.keys() - {i.id for i in incidents}:
             self._forget(incident_id)
+        await self._reconcile(incidents)
+
+    async def _reconcile(self, incidents: list[Incident]) -> None:
+        waiting = False
+        for incident in incidents:
+            for approval in unfinished(incident):
+                try:
+                    found = await self.engine.reconcile_fix(incident.id, approval.id)
+                except BotError as exc:
+                    log.warning("fix %s of %s not reconciled: %s", approval.id, incident.id, exc)
+                    found = None
+                if found is None:
+                    # Running elsewhere, or its dead holder's lease has yet to run out.
+                    waiting = True
+                    continue
+                try:
+                    await self.notifier.fix_interrupted(found)
+                except Exception as exc:
+                    log.error("interrupted fix of %s not told: %s", incident.id, exc)
+        if waiting and self._scheduler.running:
+            self._scheduler.add_job(
+                self.sync,
+                "date",
+                run_date=self.engine.clock() + timedelta(seconds=LEASE_S / 2),
+                id="reconcile",
+                replace_existing=True,
+            )
 
     def rearm(self, incident: Incident) -> None:
         """Replace the incident's jobs with its pending timers (none once resolved)."""

@@ -173,13 +173,15 @@ def raisable_flags(incident: Incident, playbook: Playbook) -> list[str]:
 
 
 def fixes_tried(incident: Incident) -> list[str]:
-    """Each fix run so far, in order: 'title (applied)', '(applied, verification failed)', ..."""
+    """Each fix run so far, in order: 'title (applied)', '(applied, verification failed)',
+    '(failed)' or '(interrupted)'."""
     titles = {a.step_id: a.title for a in incident.approvals.values()}
+    outcomes = {"fix-applied": "applied", "fix-failed": "failed", "fix-interrupted": "interrupted"}
     tried = []
     for entry in incident.timeline:
-        if entry.event not in ("fix-applied", "fix-failed"):
+        if entry.event not in outcomes:
             continue
-        outcome = "applied" if entry.event == "fix-applied" else "failed"
+        outcome = outcomes[entry.event]
         ran = [
             a
             for a in incident.approvals.values()

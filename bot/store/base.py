@@ -43,6 +43,10 @@ class Store(Protocol):
         """True for exactly one caller per key until released or the ttl runs out."""
         ...
 
+    async def renew(self, key: str, owner: str, ttl_s: float) -> bool:
+        """Give owner's claim on key a fresh ttl; False if owner no longer holds it."""
+        ...
+
     async def release(self, key: str, owner: str) -> None:
         """Drop the claim on key if owner holds it."""
         ...

@@ -46,6 +46,9 @@ class BoundedStore:
     async def claim(self, key: str, owner: str, ttl_s: float | None = None) -> bool:
         return await self._bounded(self.inner.claim(key, owner, ttl_s), write=True)
 
+    async def renew(self, key: str, owner: str, ttl_s: float) -> bool:
+        return await self._bounded(self.inner.renew(key, owner, ttl_s), write=True)
+
     async def release(self, key: str, owner: str) -> None:
         await self._bounded(self.inner.release(key, owner), write=True)
 

@@ -49,6 +49,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
 
+# KEYS: claim; ARGV: owner, ttl in milliseconds.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 
 class RedisStore:
     """Store in Redis under a key prefix, so one Redis can serve several bots."""
@@ -69,6 +75,7 @@ class RedisStore:
         self._insert = self._redis.register_script(_INSERT)
         self._replace = self._redis.register_script(_REPLACE)
         self._release = self._redis.register_script(_RELEASE)
+        self._renew = self._redis.register_script(_RENEW)
 
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
@@ -124,6 +131,13 @@ class RedisStore:
             self._redis.set(self._key("claim", key), owner, nx=True, px=ttl_ms)
         )
         return bool(claimed)
+
+    async def renew(self, key: str, owner: str, ttl_s: float) -> bool:
+        ttl_ms = max(1, round(ttl_s * 1000))
+        renewed = await self._call(
+            self._renew(keys=[self._key("claim", key)], args=[owner, ttl_ms])
+        )
+        return int(renewed) == 1
 
     async def release(self, key: str, owner: str) -> None:
         await self._call(self._release(keys=[self._key("claim", key)], args=[owner]))

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_status ON records (status, id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL);
+CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
 """
 
 
@@ -60,6 +61,9 @@ class SqliteStore:
 
     async def claim(self, key: str, owner: str, ttl_s: float | None = None) -> bool:
         return await self._run(lambda: self._claim(key, owner, ttl_s))
+
+    async def renew(self, key: str, owner: str, ttl_s: float) -> bool:
+        return await self._run(lambda: self._renew(key, owner, ttl_s))
 
     async def release(self, key: str, owner: str) -> None:
         await self._run(lambda: self._release(key, owner))
@@ -171,15 +175,24 @@ class SqliteStore:
         now = time.time()
         expires_at = None if ttl_s is None else now + ttl_s
         with _transaction(conn):
-            conn.execute(
-                "DELETE FROM claims WHERE key = ? AND expires_at IS NOT NULL AND expires_at <= ?",
-                (key, now),
-            )
+            # Every expired claim, not just this key's: replay-guard claims are one per request.
+            conn.execute("DELETE FROM claims WHERE expires_at <= ?", (now,))
             inserted = conn.execute(
                 "INSERT OR IGNORE INTO claims (key, owner, expires_at) VALUES (?, ?, ?)",
                 (key, owner, expires_at),
             ).rowcount
         return inserted == 1
+
+    def _renew(self, key: str, owner: str, ttl_s: float) -> bool:
+        conn = self._connection()
+        now = time.time()
+        with _transaction(conn):
+            updated = conn.execute(
+                "UPDATE claims SET expires_at = ? WHERE key = ? AND owner = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (now + ttl_s, key, owner, now),
+            ).rowcount
+        return updated == 1
 
     def _release(self, key: str, owner: str) -> None:
         conn = self._connection()

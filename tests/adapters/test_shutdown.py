@@ -288,7 +288,8 @@ async def approve_rollback_then_sigterm(bot: RunningBot, sandbox: Sandbox, redis
 
     async def approved() -> bool:
         incident = await stored(store, "INC-0001")
-        return incident is not None and incident.approvals["A1"].state == "approved"
+        # Approved, then applying a moment later, once the change is about to be sent.
+        return incident is not None and incident.approvals["A1"].state in ("approved", "applying")
 
     # Approved is stored before the fix runs: from here the rollback is under way.
     await until(approved, "the approval to be stored", bot)

@@ -179,6 +179,26 @@ async def test_a_replay_to_another_replica_is_refused_through_redis(
     assert seen == ["command:api-down"]
 
 
+async def test_a_replay_after_a_restart_is_refused_with_the_embedded_store(
+    api: SlackApiStandIn, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    settings = Settings.from_env({"RUNBOOK_BOT_STATE": str(tmp_path / "state.db")})
+    seen: list[str] = []
+    body = command(api)
+    headers = sign(body, SECRET)
+    statuses = []
+    # Two runs one after the other on the same state file, as a restarted bot is.
+    for _ in range(2):
+        async with running_engine(settings, Config()) as engine:
+            app = web_app(acking_app(api, seen, engine.store), engine, slack_events=True)
+            async with listening(app, "127.0.0.1", 0) as port:
+                statuses.append(await post(http, f"http://127.0.0.1:{port}", body, headers))
+
+    assert statuses[0][0] == 200
+    assert statuses[1] == (401, "replayed request")
+    assert seen == ["command:api-down"]
+
+
 async def test_an_oversized_body_is_refused(
     http: aiohttp.ClientSession, base_url: str, seen: list[str]
 ) -> None:

@@ -21,6 +21,7 @@ import yaml
 from bot.config import Config, EscalationContact
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
+from bot.engine.recovery import Interruption
 from bot.engine.scheduler import Scheduler
 from bot.errors import BotError
 from bot.executors.registry import ExecutorRegistry
@@ -86,6 +87,7 @@ class Recorder:
     """A notifier that remembers every firing it was told about."""
 
     nudges: list[Nudge] = field(default_factory=list)
+    interrupted: list[Interruption] = field(default_factory=list)
 
     async def escalation_due(
         self,
@@ -100,6 +102,9 @@ class Recorder:
 
     async def status_reminder(self, incident: Incident, late: bool) -> None:
         self.nudges.append(Nudge("reminder", incident.id, incident.timers.fired[-1], late))
+
+    async def fix_interrupted(self, interruption: Interruption) -> None:
+        self.interrupted.append(interruption)
 
     def of(self, incident_id: str, kind: str) -> list[Nudge]:
         return [n for n in self.nudges if n.incident_id == incident_id and n.kind == kind]
@@ -313,6 +318,7 @@ from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
 from bot.store import RedisStore, SqliteStore
 from bot.templates import TemplateRenderer
+from bot.engine.recovery import Interruption
 
 args = json.loads(sys.argv[1])
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.adapters.console import os_login
 from bot.drills.kubernetes import Sandbox
 
 BOT = Path(sys.executable).parent / "runbook-bot"
@@ -191,9 +192,16 @@ def sandbox() -> Iterator[Callable[[str], Sandbox]]:
         sb.stop()
 
 
-def console_env(sb: Sandbox, folder: Path, **settings: str) -> dict[str, str]:
-    """Environment for `runbook-bot console` against a sandbox, approvers oncall and lead."""
-    config = {"services": {sb.service_name: sb.binding()}, "approvers": ["oncall", "lead"]}
+def console_env(
+    sb: Sandbox, folder: Path, console_users: dict[str, str] | None = None, /, **settings: str
+) -> dict[str, str]:
+    """Environment for `runbook-bot console` against a sandbox, approvers oncall and lead; the
+    operating-system user running the tests is `oncall` at the console unless told otherwise."""
+    config = {
+        "services": {sb.service_name: sb.binding()},
+        "approvers": ["oncall", "lead"],
+        "console_users": {os_login(): "oncall"} if console_users is None else console_users,
+    }
     config_path = folder / "runbook-bot.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return bot_env(

@@ -45,7 +45,7 @@ def test_killed_console_resumes_the_same_incident(
     sb = sandbox("oom-bad-deploy")
     env = console_env(sb, tmp_path, **store_env)
 
-    first = spawn(["console", "--as", "oncall"], env)
+    first = spawn(["console"], env)
     first.send("open api-down ecap-api pods crash-looping")
     found = re.search(r"Opened (INC-\d{4})\.", first.wait_for("Opened INC-"))
     assert found is not None
@@ -64,7 +64,7 @@ def test_killed_console_resumes_the_same_incident(
     assert "REDIS_URL" in env or Path(env["RUNBOOK_BOT_STATE"]).exists()
 
     commands = ["status", "show pods", "timeline", "approve A1", "timeline"]
-    second = run_bot(["console", "--as", "oncall", "--incident", incident_id], commands, env)
+    second = run_bot(["console", "--incident", incident_id], commands, env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Traceback" not in second.stderr
 

@@ -115,7 +115,7 @@ def test_console_state_file_holds_no_secret(
     state = tmp_path / "state.db"
     env = console_env(sb, tmp_path, RUNBOOK_BOT_STATE=str(state), **SLACK)
     commands = ["open api-down ecap-api ecap-api answers 503", *every_step("oom-bad-deploy")]
-    transcript = run_bot(["console", "--as", "oncall"], commands, env)
+    transcript = run_bot(["console"], commands, env)
 
     assert transcript.returncode == 0, transcript.stderr
     assert "Traceback" not in transcript.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -159,6 +160,31 @@ async def test_release_by_another_owner_does_nothing(store: Store) -> None:
 
     await store.release("fix", "owner")
     assert await store.claim("fix", "next")
+
+
+async def test_a_claim_is_renewed_only_by_its_live_owner(store: Store) -> None:
+    assert await store.claim("fix", "owner", ttl_s=0.3)
+    assert not await store.renew("fix", "intruder", 60)
+    assert await store.renew("fix", "owner", 60)
+    await asyncio.sleep(0.5)
+    # Renewed past its first ttl: still held.
+    assert not await store.claim("fix", "next")
+    await store.release("fix", "owner")
+
+    assert await store.claim("lapsed", "owner", ttl_s=0.05)
+    await asyncio.sleep(0.2)
+    assert not await store.renew("lapsed", "owner", 60)
+    assert await store.claim("lapsed", "next")
+
+
+async def test_expired_claims_of_other_keys_are_swept(store: Store) -> None:
+    for n in range(20):
+        assert await store.claim(f"slack-sig:{n}", "guard", ttl_s=0.05)
+    await asyncio.sleep(0.2)
+    assert await store.claim("slack-sig:new", "guard", ttl_s=60)
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as conn:
+            assert conn.execute("SELECT key FROM claims").fetchall() == [("slack-sig:new",)]
 
 
 async def test_data_survives_close_and_reopen(open_new: OpenStore) -> None:

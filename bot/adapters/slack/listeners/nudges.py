@@ -6,14 +6,17 @@ from slack_sdk.models.blocks import Block
 
 from bot.adapters.slack import actions, room_repair
 from bot.adapters.slack.actions import ButtonValue
-from bot.adapters.slack.context import SlackContext, markup_message
+from bot.adapters.slack.context import SlackContext, markup_message, text_message
+from bot.adapters.slack.rendering.blocks import approval_message
 from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.flag_blocks import flag_buttons
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import actions as actions_block
 from bot.adapters.slack.rendering.parts import button, context, section
+from bot.adapters.slack.rooms import APPROVAL, CHANNEL
 from bot.config import EscalationContact
 from bot.engine.incident import Actor, Incident
+from bot.engine.recovery import Interruption
 from bot.engine.timers import fixes_tried, raisable_flags
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import EscalationLevel
@@ -63,6 +66,22 @@ class SlackNotifier:
         in_room = await room_repair.room_or_hold(self.ctx, incident, message)
         if in_room is not None:
             await self.ctx.rooms.post(in_room, message)
+
+    async def fix_interrupted(self, interruption: Interruption) -> None:
+        """Says so in the room, closes the old approval's buttons and posts the fresh one."""
+        incident, old = interruption.incident, interruption.approval
+        if CHANNEL not in incident.links:
+            return
+        rooms = self.ctx.rooms
+        await rooms.post(incident, text_message(f"\u26a0 {interruption.text}"))
+        old_ts = incident.links.get(APPROVAL + old.id)
+        if old_ts:
+            await rooms.update(incident, old_ts, approval_message(incident, old))
+        if interruption.fresh is not None:
+            fresh = interruption.fresh
+            ts = await rooms.post(incident, approval_message(incident, fresh))
+            await self.ctx.engine.set_links(incident.id, {APPROVAL + fresh.id: ts})
+        rooms.refresh_headline(incident.id)
 
 
 def nudge_message(

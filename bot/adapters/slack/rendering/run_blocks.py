@@ -197,6 +197,7 @@ def _outcome(approval: Approval) -> str:
     by = f" by {who(approval.decided_by)}" if approval.decided_by else ""
     at = f" {when(approval.decided_at)}" if approval.decided_at else ""
     icon = {"approved": ":hourglass_flowing_sand:", "applied": ":white_check_mark:"}
+    icon |= {"applying": ":hourglass_flowing_sand:", "interrupted": ":warning:"}
     icon |= {"failed": ":x:", "denied": ":no_entry:", "expired": ":hourglass:"}
     icon |= {"applied, verification failed": ":warning:"}
     outcome = fix_outcome(approval)

@@ -19,8 +19,6 @@ from bot.adapters.slack.transport.store_down import store_down_response
 from bot.errors import BotError
 from bot.redact import redact
 from bot.store.base import Store
-from bot.store.bounded import backend
-from bot.store.redis import RedisStore
 
 EVENTS_PATH = "/slack/events"
 # Outlives Bolt's 5-minute timestamp window, so a replay is refused for as long as it could pass.
@@ -30,15 +28,19 @@ logger = logging.getLogger(__name__)
 
 
 class ReplayGuard:
-    """Refuses a request signature seen before within REPLAY_TTL_S."""
+    """Refuses a request signature seen before within REPLAY_TTL_S, by this or any process.
 
-    def __init__(self, shared: Store | None) -> None:
-        self._shared = shared
+    The store keeps the signatures (a claim with an expiry in either backend), so a restart or
+    another replica refuses a replay too; the memory only spares the store a repeated claim.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
         self._owner = f"{os.uname().nodename}:{os.getpid()}"
         self._seen: dict[str, float] = {}
 
     async def first_time(self, signature: str) -> bool:
-        """True once per signature; StoreError when the shared store cannot say."""
+        """True once per signature; StoreError when the store cannot say."""
         now = time.monotonic()
         # Insertion order is expiry order, since every entry lives as long.
         while self._seen and next(iter(self._seen.values())) <= now:
@@ -46,18 +48,7 @@ class ReplayGuard:
         if signature in self._seen:
             return False
         self._seen[signature] = now + REPLAY_TTL_S
-        if self._shared is None:
-            return True
-        return await self._shared.claim("slack-sig:" + signature, self._owner, REPLAY_TTL_S)
-
-
-def replay_guard(store: Store) -> ReplayGuard:
-    """Checks replicas' shared store too when there is one (Redis).
-
-    The embedded store serves one process, and its claims would queue behind the engine's writes
-    on its single SQLite thread, which measurably delays every ack (bench/ack_latency.py).
-    """
-    return ReplayGuard(store if isinstance(backend(store), RedisStore) else None)
+        return await self._store.claim("slack-sig:" + signature, self._owner, REPLAY_TTL_S)
 
 
 class RefuseReplays(AsyncMiddleware):
@@ -67,7 +58,7 @@ class RefuseReplays(AsyncMiddleware):
     """
 
     def __init__(self, store: Store) -> None:
-        self._replays = replay_guard(store)
+        self._replays = ReplayGuard(store)
 
     async def async_process(
         self,
