@@ -20,11 +20,13 @@ class Model(BaseModel):
 
 
 class BaseScenario(Model):
-    """A whole drill: its name, what it is, and the playbook it drills."""
+    """A whole drill: its name, what it is, the playbook it drills and the cause to find."""
 
     name: str
     description: str
     playbook: str
+    # The id of the playbook's root cause a responder should be pointed to first.
+    root_cause: str
 
 
 class Shelf:
