@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from bot.config import Config
+from bot.config import Config, PrometheusConfig
 from bot.engine.engine import Engine
 from bot.executors.catalog import build_registry
 from bot.executors.registry import ExecutorRegistry
@@ -16,9 +16,13 @@ from bot.store.factory import open_bounded_store
 from bot.templates import TemplateRenderer
 
 
-def build_executors(kubeconfig: str | None, docker_host: str | None = None) -> ExecutorRegistry:
+def build_executors(
+    kubeconfig: str | None,
+    docker_host: str | None = None,
+    prometheus: PrometheusConfig | None = None,
+) -> ExecutorRegistry:
     """Every backend; each connects on first use, so a missing cluster or engine is no bar."""
-    return build_registry(kubeconfig, docker_host)
+    return build_registry(kubeconfig, docker_host, prometheus)
 
 
 @asynccontextmanager
@@ -27,7 +31,7 @@ async def running_engine(settings: Settings, config: Config) -> AsyncIterator[En
     templates = TemplateRenderer(settings.templates_dir)
     playbooks = load_playbooks(settings.playbooks_dir, templates)
     store = open_bounded_store(settings.redis_url, settings.state_path, settings.store_timeout_s)
-    executors = build_executors(settings.kubeconfig, settings.docker_host)
+    executors = build_executors(settings.kubeconfig, settings.docker_host, config.prometheus)
     try:
         await store.ping()
         yield Engine(

@@ -17,10 +17,11 @@ from bot.engine.audience import audience_label
 from bot.engine.engine import Engine
 from bot.engine.escalation import FLAGS
 from bot.engine.headline import headline
-from bot.engine.incident import Actor, Incident, TimerKind
+from bot.engine.incident import Actor, Incident, MenuKind, TimerKind
+from bot.engine.menus import menu_kind
 from bot.engine.recovery import Interruption
 from bot.errors import BotError, InvalidRequest
-from bot.playbooks.models import EscalationLevel, ManualStep
+from bot.playbooks.models import EscalationLevel, FixStep, ManualStep
 from bot.redact import redact
 
 HELP = """\
@@ -30,7 +31,8 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   show STEP              the full output of a step's last run
   causes                 root causes whose symptoms the findings match
   fix STEP [--to N]      request a fix: shows its dry-run preview and asks for approval
-                         (a rollback: --to picks a revision from the menu it shows)
+                         (--to picks from the menu it shows: a revision to roll back to,
+                         a replica count, a factor to raise resources by)
   approve [ID] [as USER] approve a pending fix (the latest if no ID); it runs once
                          (`as USER` only in drills: the console acts as your login)
   deny [ID] [REASON]     drop a pending fix
@@ -51,6 +53,11 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   help | quit"""
 
 Handler = Callable[[list[str]], Awaitable[None]]
+_MENU_NOUNS: dict[MenuKind, str] = {
+    "revision": "revision",
+    "replicas": "replica count",
+    "resources": "factor",
+}
 log = logging.getLogger(__name__)
 
 
@@ -174,16 +181,17 @@ class Console:
         choice = None
         if len(args) == 3 and args[1] == "--to":
             if not args[2].isdigit():
-                raise InvalidRequest(f"--to takes a revision number, not {args[2]!r}")
+                noun = _MENU_NOUNS[self._menu_of(incident, args[0])]
+                raise InvalidRequest(f"--to takes a {noun} number, not {args[2]!r}")
             choice, args = int(args[2]), args[:1]
-        step = _one(args, "fix STEP [--to REVISION]")
+        step = _one(args, "fix STEP [--to N]")
         approval = await self.engine.request_fix(incident.id, step, self.actor, choice)
         self.say(f"Fix requested: {approval.title}")
         self.say(text.render_preview(approval.preview))
         others = [c for c in approval.choices if c.value != approval.choice]
         if others:
             menu = "; ".join(c.label for c in others)
-            self.say(f"Other revisions: {menu} (`fix {step} --to N` picks one)")
+            self.say(f"Other {_MENU_NOUNS[approval.menu]}s: {menu} (`fix {step} --to N` picks one)")
         second = " by someone other than the requester" if approval.destructive else ""
         other = f" (or `approve {approval.id} as USER`)" if self.drill else ""
         self.say(
@@ -357,6 +365,12 @@ class Console:
     async def _unmute(self, args: list[str]) -> None:
         await self.engine.mute_reminders((await self.current()).id, self.actor, False)
         self.say("Status-update reminders back on.")
+
+    def _menu_of(self, incident: Incident, step_id: str) -> MenuKind:
+        found = self.engine.playbook_for(incident).find_step(step_id)
+        step = found[1] if found else None
+        kind = menu_kind(step.action) if isinstance(step, FixStep) else None
+        return kind or "revision"
 
     def _title(self, incident: Incident, step_id: str) -> str:
         found = self.engine.playbook_for(incident).find_step(step_id)

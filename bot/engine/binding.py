@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -11,11 +12,17 @@ from bot.errors import InvalidRequest
 from bot.executors.params import PLACEHOLDER
 
 ActionT = TypeVar("ActionT", bound=BaseModel)
+Escape = Callable[[str], str]
 
 
 def resolve_action(action: ActionT, binding: ServiceBinding, service: str) -> ActionT:
     """The action with every placeholder filled and validated again as a concrete value."""
-    filled = _fill(action.model_dump(), binding, service)
+    # A field whose values are code (PromQL) takes bound values escaped, never as they are.
+    escapes: dict[str, Escape] = getattr(type(action), "bound_escapes", {})
+    filled = {
+        key: _fill(value, binding, service, escapes.get(key))
+        for key, value in action.model_dump().items()
+    }
     try:
         return type(action).model_validate(filled)
     except ValidationError as exc:
@@ -25,13 +32,15 @@ def resolve_action(action: ActionT, binding: ServiceBinding, service: str) -> Ac
         raise InvalidRequest(f"service '{service}' binding gives a bad {field}: {reason}") from None
 
 
-def _fill(value: Any, binding: ServiceBinding, service: str) -> Any:
+def _fill(value: Any, binding: ServiceBinding, service: str, escape: Escape | None = None) -> Any:
     if isinstance(value, dict):
-        return {k: _fill(v, binding, service) for k, v in value.items()}
+        return {k: _fill(v, binding, service, escape) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, binding, service) for v in value]
+        return [_fill(v, binding, service, escape) for v in value]
     if not isinstance(value, str) or "${" not in value:
         return value
+    if escape is not None:
+        return PLACEHOLDER.sub(lambda m: escape(str(_lookup(m.group(1), binding, service))), value)
     whole = PLACEHOLDER.fullmatch(value)
     if whole:
         # A lone placeholder keeps the bound value's type, so `port: ${...port}` stays an int.

@@ -6,7 +6,7 @@ from bot.crashpoints import crash_point
 from bot.engine.core import Progress
 from bot.engine.incident import BOT, Actor, Approval, Choice, Incident
 from bot.engine.lease import LEASE_S, renewed
-from bot.engine.menus import choices_from, chosen, chosen_title, menu_read
+from bot.engine.menus import choices_from, chosen, chosen_title, menu_kind, menu_read
 from bot.engine.verification import VerificationFlow
 from bot.errors import InvalidRequest
 from bot.executors.base import CheckResult, Preview, WriteAction
@@ -34,8 +34,9 @@ class FixFlow(VerificationFlow):
     ) -> Approval:
         """Dry-run the fix and record an approval request with its preview.
 
-        `choice` picks from the step's menu (a revision to roll back to); it replaces a pending
-        request for the same step with another pick, so only one can be approved.
+        `choice` picks from the step's menu (a revision, a replica count, a resource factor); it
+        replaces a pending request for the same step with another pick, so only one can be
+        approved.
         """
         incident = await self.get(incident_id)
         self._require_open(incident)
@@ -55,7 +56,9 @@ class FixFlow(VerificationFlow):
                 return approval
         preview = await self.runner.preview(action, binding, incident.service, self.fix_timeout)
         if preview.error:
-            raise InvalidRequest(f"cannot preview '{step.title}': {preview.error}")
+            others = "; ".join(c.label for c in menu if c.value != choice)
+            hint = f" (its menu offers: {others})" if others else ""
+            raise InvalidRequest(f"cannot preview '{step.title}': {preview.error}{hint}")
 
         def change(current: Incident) -> Approval:
             fresh_id = f"A{len(current.approvals) + 1}"
@@ -72,7 +75,7 @@ class FixFlow(VerificationFlow):
                         requester,
                         "fix-denied",
                         f"{older.title}: replaced by approval {fresh_id} "
-                        f"({chosen_title(step.title, choice)})",
+                        f"({chosen_title(step.action, step.title, choice)})",
                         step.id,
                     )
             return self._new_approval(
@@ -83,12 +86,15 @@ class FixFlow(VerificationFlow):
 
     async def _menu(self, step: FixStep, service: str, *, needed: bool) -> list[Choice]:
         """The step's menu; without a pick, a menu that cannot be read is just not offered."""
-        read = menu_read(step.action)
-        if read is None:
+        if menu_kind(step.action) is None:
             return []
+        read = menu_read(step.action)
         binding = self.config.binding(service)
         try:
-            return choices_from(await self.runner.check(read, binding, service, self.fix_timeout))
+            result = None
+            if read is not None:
+                result = await self.runner.check(read, binding, service, self.fix_timeout)
+            return choices_from(step.action, result)
         except InvalidRequest:
             if needed:
                 raise
@@ -106,7 +112,7 @@ class FixFlow(VerificationFlow):
         choices: list[Choice] | None = None,
     ) -> Approval:
         now = self.clock()
-        title = chosen_title(step.title, choice)
+        title = chosen_title(step.action, step.title, choice)
         approval = Approval(
             id=f"A{len(incident.approvals) + 1}",
             step_id=step.id,
@@ -118,6 +124,7 @@ class FixFlow(VerificationFlow):
             expires_at=now + self.approval_ttl,
             choice=choice,
             choices=choices or [],
+            menu=menu_kind(step.action) or "revision",
         )
         incident.approvals[approval.id] = approval
         incident.record(

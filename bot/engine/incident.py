@@ -60,6 +60,10 @@ ApprovalState = Literal[
 ]
 
 
+# What a fix step's menu picks: a revision to roll back to, a replica count, a resource factor.
+MenuKind = Literal["revision", "replicas", "resources"]
+
+
 class Choice(BaseModel):
     """One value a fix step's menu offers, with what it means to a reader."""
 
@@ -87,6 +91,8 @@ class Approval(BaseModel):
     # offered with it; both read from the live target, never typed.
     choice: int | None = None
     choices: list[Choice] = Field(default_factory=list)
+    # Stored before menus other than the rollback's existed: a stored menu is of revisions.
+    menu: MenuKind = "revision"
 
 
 class ManualDone(BaseModel):

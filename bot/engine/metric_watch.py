@@ -13,14 +13,13 @@ from bot.engine.engine import Engine
 from bot.engine.incident import Incident
 from bot.errors import BotError, InvalidRequest
 from bot.executors.params import PLACEHOLDER
+from bot.executors.prometheus import PrometheusQuery, promql_string
 from bot.playbooks.models import EscalationLevel
 from bot.redact import redact
 
 log = logging.getLogger(__name__)
 
 _TIMEOUT_S = 10.0
-# PromQL string literals take Go's escapes; a bound value must not end the label matcher.
-_UNSAFE = re.compile(r'["\\\n]')
 
 
 def bind_query(query: str, binding: ServiceBinding, service: str) -> str:
@@ -32,41 +31,9 @@ def bind_query(query: str, binding: ServiceBinding, service: str) -> str:
             raise InvalidRequest(
                 f"service '{service}' has no {match.group(1).removeprefix('service.')} configured"
             )
-        return _UNSAFE.sub(lambda m: "\\n" if m.group() == "\n" else "\\" + m.group(), str(value))
+        return promql_string(str(value))
 
     return PLACEHOLDER.sub(fill, query)
-
-
-class PrometheusQuery:
-    """Instant queries against one Prometheus's HTTP API."""
-
-    def __init__(self, config: PrometheusConfig, http: httpx.AsyncClient) -> None:
-        self.url = f"{config.url}/api/v1/query"
-        token = config.bearer_token
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = http
-
-    async def samples(self, query: str) -> list[str]:
-        """Each sample of the answer as `{labels} value`; empty when the condition does not hold."""
-        try:
-            response = await self.http.get(self.url, params={"query": query}, headers=self.headers)
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise InvalidRequest(f"prometheus: {type(exc).__name__}: {exc}") from None
-        if response.status_code != 200 or body.get("status") != "success":
-            raise InvalidRequest(f"prometheus: {body.get('error') or response.status_code}")
-        data = body.get("data") or {}
-        result = data.get("result")
-        if data.get("resultType") == "scalar" and isinstance(result, list):
-            return [str(result[1])]
-        return [_sample(item) for item in result or [] if isinstance(item, dict)]
-
-
-def _sample(item: dict[str, object]) -> str:
-    labels = item.get("metric") or {}
-    value = item.get("value") or ["", ""]
-    shown = ", ".join(f'{k}="{v}"' for k, v in labels.items()) if isinstance(labels, dict) else ""
-    return f"{{{shown}}} {value[1] if isinstance(value, list) and len(value) > 1 else ''}"
 
 
 class MetricWatch:

@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.config import ServiceBinding
+from bot.config import PrometheusConfig, ServiceBinding
 from bot.redact import redact
 
 # ok: the check passed; problem: the check ran and saw something wrong;
@@ -95,6 +95,7 @@ class ClientSettings:
 
     kubeconfig: str | None = None
     docker_host: str | None = None
+    prometheus: PrometheusConfig | None = None
 
 
 @dataclass(frozen=True)

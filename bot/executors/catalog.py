@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Union
 
 from pydantic import Field
 
-from bot.executors import docker, http, kubernetes, network, postgres, redis
+from bot.config import PrometheusConfig
+from bot.executors import docker, http, kubernetes, network, postgres, prometheus, redis
 from bot.executors.base import Backend, ClientSettings, ReadAction, WriteAction
 from bot.executors.registry import ExecutorRegistry
 
@@ -20,6 +21,7 @@ BACKENDS: tuple[Backend, ...] = (
     http.BACKEND,
     network.BACKEND,
     redis.BACKEND,
+    prometheus.BACKEND,
 )
 
 READ_TYPES: tuple[type[ReadAction], ...] = tuple(t for b in BACKENDS for t in b.reads)
@@ -27,10 +29,12 @@ WRITE_TYPES: tuple[type[WriteAction], ...] = tuple(t for b in BACKENDS for t in 
 
 
 def build_registry(
-    kubeconfig: str | None = None, docker_host: str | None = None
+    kubeconfig: str | None = None,
+    docker_host: str | None = None,
+    prometheus: PrometheusConfig | None = None,
 ) -> ExecutorRegistry:
     """Every backend's executor; each connects on first use, so a missing cluster is no bar."""
-    clients = ClientSettings(kubeconfig, docker_host)
+    clients = ClientSettings(kubeconfig, docker_host, prometheus)
     return ExecutorRegistry((b.reads + b.writes, b.build(clients)) for b in BACKENDS)
 
 

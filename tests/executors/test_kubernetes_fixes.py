@@ -169,3 +169,46 @@ async def test_delete_pod(
     result = await executor.apply(p.K8sDeletePod(type="k8s.delete_pod", pod=victim), binding)
     assert result.status == "ok" and "its controller recreates it" in result.summary
     assert victim not in snapshot()["pods"]
+
+
+async def test_a_raise_of_resources_never_lowers_them(
+    executor: KubernetesExecutor, binding: ServiceBinding, snapshot: Any
+) -> None:
+    """The runbook's amounts are floors: 256Mi/512Mi go up to them, 2Gi is not cut to 1Gi."""
+    floors = p.K8sPatchResources(
+        type="k8s.patch_resources",
+        only_raise=True,
+        requests={"memory": "1Gi", "cpu": "500m"},
+        limits={"memory": "2Gi", "cpu": "1000m"},
+    )
+    preview = await executor.preview(floors, binding)
+    assert preview.error is None
+    assert "limits.memory 512Mi -> 2Gi" in preview.summary
+    assert "requests.memory: 256Mi" in preview.before and "requests.memory: 1Gi" in preview.after
+    assert (await executor.apply(floors, binding)).status == "ok"
+    resources = snapshot()["deployment"]["template"]["spec"]["containers"][0]["resources"]
+    assert resources["limits"]["memory"] == "2Gi"
+
+    lower = p.K8sPatchResources(
+        type="k8s.patch_resources", only_raise=True, limits={"memory": "1Gi"}
+    )
+    refused = await executor.preview(lower, binding)
+    assert refused.error == "nothing to raise: limits.memory is 2Gi, not below 1Gi"
+    assert snapshot()["deployment"]["template"]["spec"]["containers"][0]["resources"] == resources
+
+
+async def test_a_factor_raises_every_current_amount(
+    executor: KubernetesExecutor, binding: ServiceBinding
+) -> None:
+    """x2 of requests 250m/256Mi and limits 500m/512Mi, shown before -> after in the dry run."""
+    double = p.K8sPatchResources(type="k8s.patch_resources", only_raise=True, factor_percent=200)
+    preview = await executor.preview(double, binding)
+    assert preview.error is None
+    assert "requests.cpu 250m -> 500m" in preview.summary
+    assert "requests.memory: 256Mi" in preview.before and "requests.memory: 512Mi" in preview.after
+    assert "limits.memory: 1Gi" in preview.after and "limits.cpu: 1" in preview.after
+    half = p.K8sPatchResources(type="k8s.patch_resources", only_raise=True, factor_percent=150)
+    assert "limits.memory 512Mi -> 768Mi" in (await executor.preview(half, binding)).summary
+    assert await pods_ready(executor, binding) is False, "previews change nothing"
+    assert (await executor.apply(double, binding)).status == "ok"
+    assert await pods_ready(executor, binding), "2.5.0 needs 900Mi: a 1Gi limit cures the OOM"

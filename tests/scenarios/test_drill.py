@@ -88,9 +88,19 @@ def test_oom_drill_from_diagnosis_to_post_incident_document() -> None:
     assert timeline_rows.count("| fix-applied |") == 1
 
 
-def test_pending_pods_are_cured_by_more_resources() -> None:
+def test_pending_pods_are_not_cured_by_lowering_resources_but_by_the_rollback() -> None:
+    """ "Scale up resources" never lowers the 16Gi request; rolling the change back cures."""
     t = drill(
-        ["run", "fix scale-up-resources", "approve", "run pods"], "--scenario", "pending-resources"
+        [
+            "run",
+            "fix scale-up-resources",
+            "goto full-recovery",
+            "fix rollback",
+            "approve",
+            "run pods",
+        ],
+        "--scenario",
+        "pending-resources",
     )
 
     diagnosis = t.reply("run")
@@ -99,16 +109,66 @@ def test_pending_pods_are_cured_by_more_resources() -> None:
     assert "Suggested root cause: Resource exhaustion" in diagnosis
     assert "Pods in Pending state" in diagnosis
 
-    request = t.reply("fix scale-up-resources")
-    assert "Dry run: set resources deployment/ecap-api" in request
-    assert "requests.memory 16Gi -> 1Gi" in request
-    assert "Approval A1 is needed" in request
+    refused = t.reply("fix scale-up-resources")
+    assert "nothing to raise" in refused
+    assert "requests.memory is 16Gi, not below 1Gi" in refused
+    assert "its menu offers: x1.5 the current requests and limits" in refused
+    assert "16Gi -> 1Gi" not in refused
+    assert "Approval A1" not in refused
 
+    request = t.reply("fix rollback")
+    assert "roll back deployment/ecap-api to revision 2" in request
+    assert "limits.memory 16Gi -> 512Mi" in request
     assert "applied by oncall" in t.reply("approve")
     after = t.reply("run pods")
     assert "[ok] pods" in after
     assert "3/3 pods ready" in after
     assert "Pending" not in after
+
+
+def test_replica_counts_and_resource_factors_are_picked_from_menus() -> None:
+    """oom-bad-deploy: 2.5.0 needs 900Mi; x2 of the 512Mi limit cures it, x1.5 would not."""
+    t = drill(
+        [
+            "fix scale-up",
+            "fix scale-up --to 9",
+            "fix scale-up --to x",
+            "fix scale-up --to 6",
+            "fix scale-up-resources --to 150",
+            "fix scale-up-resources --to 200",
+            "approve A4",
+            "run pods",
+            "timeline",
+        ]
+    )
+    first = t.reply("fix scale-up")
+    assert "Fix requested: Scale up to 5 replicas" in first
+    assert "replicas 3 -> 5" in first
+    assert (
+        "Other replica counts: 3 replicas (current); 4 replicas (one more); 5 replicas "
+        "(the runbook's); 6 replicas (twice the current); 10 replicas (the runbook's) "
+        "(`fix scale-up --to N` picks one)"
+    ) in first
+    assert t.lines("fix scale-up --to 9") == [
+        "error: replica count 9 is not on the menu (offered: 3, 4, 5, 6, 10)"
+    ]
+    assert t.lines("fix scale-up --to x") == ["error: --to takes a replica count number, not 'x'"]
+    picked = t.reply("fix scale-up --to 6")
+    assert "Fix requested: Scale to 6 replicas (kubectl scale --replicas=6)" in picked
+    assert "replicas 3 -> 6" in picked
+
+    half = t.reply("fix scale-up-resources --to 150")
+    assert "Raise requests and limits to x1.5 the current values" in half
+    assert "limits.memory 512Mi -> 768Mi" in half
+    assert "Other factors: x2 the current requests and limits" in half
+    double = t.reply("fix scale-up-resources --to 200")
+    assert "limits.memory 512Mi -> 1Gi" in double
+    assert "Approval A4 is needed" in double
+    assert "applied by oncall" in t.reply("approve A4")
+    assert "3/3 pods ready" in t.reply("run pods")
+    timeline = t.reply("timeline")
+    assert "replaced by approval A2" in timeline and "replaced by approval A4" in timeline
+    assert timeline.count("fix-applied") == 1
 
 
 def test_database_restart_needs_a_second_approver() -> None:

@@ -68,9 +68,11 @@ class MetricsTarget:
     """An HTTP server serving `/metrics` in the Prometheus text format; stops and comes back on
     the same port, so Prometheus sees the target go down and up again."""
 
-    def __init__(self) -> None:
+    def __init__(self, body: Callable[[], str] | None = None) -> None:
         self.port = 0
         self._runner: web.AppRunner | None = None
+        # What each scrape answers; unset, one counter that never moves.
+        self._body = body
 
     @property
     def address(self) -> str:
@@ -94,9 +96,13 @@ class MetricsTarget:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = (
-            "# HELP ecap_api_requests_total Requests served.\n"
-            "# TYPE ecap_api_requests_total counter\n"
-            "ecap_api_requests_total 1\n"
+            self._body()
+            if self._body
+            else (
+                "# HELP ecap_api_requests_total Requests served.\n"
+                "# TYPE ecap_api_requests_total counter\n"
+                "ecap_api_requests_total 1\n"
+            )
         )
         return web.Response(text=body, content_type="text/plain", charset="utf-8")
 

@@ -31,6 +31,7 @@ from bot.executors.kubernetes.params import (
     K8sSetEnv,
     K8sSetImage,
 )
+from bot.executors.kubernetes.resources import raised
 from bot.executors.kubernetes.rollouts import REVISION, read_deployment, revisions
 from bot.executors.tabled import Fix
 from bot.redact import is_sensitive_name, redact, register_secret
@@ -128,14 +129,24 @@ async def _set_image(kube: KubeClient, a: K8sSetImage, t: ServiceBinding) -> Pla
 
 async def _patch_resources(kube: KubeClient, a: K8sPatchResources, t: ServiceBinding) -> Plan:
     ns, name = a.namespace or t.namespace, a.deployment or t.deployment
+    container = a.container or t.container
     resources = {
         key: amounts.model_dump(exclude_none=True)
         for key, amounts in (("requests", a.requests), ("limits", a.limits))
         if amounts.model_dump(exclude_none=True)
     }
-    return await _patch_container(
-        kube, ns, name, a.container or t.container, {"resources": resources}
-    )
+    if a.only_raise:
+        live = await read_deployment(kube, ns, name)
+        current = next(
+            (
+                c.get("resources") or {}
+                for c in dig(live, "spec", "template", "spec", "containers") or []
+                if c.get("name") == container
+            ),
+            {},
+        )
+        resources = raised(current, resources, a.factor_percent)
+    return await _patch_container(kube, ns, name, container, {"resources": resources})
 
 
 async def _set_env(kube: KubeClient, a: K8sSetEnv, t: ServiceBinding) -> Plan:

@@ -207,12 +207,26 @@ class K8sRolloutRestart(WriteAction):
 
 
 class K8sScale(WriteAction):
-    """Set a deployment's replica count."""
+    """Set a deployment's replica count; a responder may pick another from the step's menu."""
 
     type: Literal["k8s.scale"]
     namespace: K8sName | None = None
     deployment: K8sName | None = None
     replicas: int = Field(ge=0, le=500)
+    # Other counts the runbook names, offered on the menu with the live count and twice it.
+    offered: list[Annotated[int, Field(ge=1, le=500)]] = Field(default_factory=list, max_length=5)
+    # No pick from the menu goes above this; unset: twice the runbook's count.
+    max_replicas: int | None = Field(default=None, ge=1, le=500)
+
+    def ceiling(self) -> int:
+        """The highest count the menu offers."""
+        return self.max_replicas or max(self.replicas * 2, 1)
+
+    @model_validator(mode="after")
+    def _within_the_maximum(self) -> K8sScale:
+        if any(n > self.ceiling() for n in (self.replicas, *self.offered)):
+            raise ValueError(f"replicas above max_replicas ({self.ceiling()})")
+        return self
 
 
 class K8sSetImage(WriteAction):
@@ -241,8 +255,16 @@ class ResourceAmounts(BaseModel):
     memory: Quantity | None = None
 
 
+# The factors (in percent of the current values) a raise of resources offers on its menu.
+RESOURCE_FACTORS = (150, 200)
+
+
 class K8sPatchResources(WriteAction):
-    """Set one container's resource requests and limits."""
+    """Set one container's resource requests and limits.
+
+    With `only_raise` ("scale up resources") no amount is lowered: each given amount is a floor
+    the current one is raised to, and the menu offers `factor_percent` of the current amounts.
+    """
 
     type: Literal["k8s.patch_resources"]
     namespace: K8sName | None = None
@@ -250,12 +272,16 @@ class K8sPatchResources(WriteAction):
     container: K8sName | None = None
     requests: ResourceAmounts = ResourceAmounts()
     limits: ResourceAmounts = ResourceAmounts()
+    only_raise: bool = False
+    factor_percent: int | None = Field(default=None, ge=101, le=400)
 
     @model_validator(mode="after")
     def _something_to_set(self) -> K8sPatchResources:
         amounts = (self.requests.cpu, self.requests.memory, self.limits.cpu, self.limits.memory)
-        if not any(amounts):
+        if not any(amounts) and self.factor_percent is None:
             raise ValueError("set at least one of requests or limits")
+        if self.factor_percent is not None and not self.only_raise:
+            raise ValueError("factor_percent raises resources: it needs only_raise")
         return self
 
 

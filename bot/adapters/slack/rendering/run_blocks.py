@@ -34,7 +34,7 @@ from bot.adapters.slack.rendering.parts import (
     when,
     who,
 )
-from bot.engine.incident import Approval, Incident, StepRun
+from bot.engine.incident import Approval, Incident, MenuKind, StepRun
 from bot.engine.outcome import fix_outcome
 from bot.engine.root_causes import CauseMatch
 from bot.executors.base import CheckResult, Finding
@@ -154,7 +154,7 @@ def approval_message(incident: Incident, approval: Approval) -> Message:
     if approval.state == "pending":
         blocks.append(context(f"Expires {when(approval.expires_at)}"))
         decision = _decision_buttons(incident, approval)
-        blocks += actions(*decision, *_revision_menu(incident, approval))
+        blocks += actions(*decision, *_choice_menu(incident, approval))
     else:
         blocks.append(section(_outcome(approval)))
     return Message(text, blocks)
@@ -177,8 +177,15 @@ def _decision_buttons(incident: Incident, approval: Approval) -> list[ButtonElem
     return [button("Approve", APPROVE, value, "primary", confirm), deny]
 
 
-def _revision_menu(incident: Incident, approval: Approval) -> list[StaticSelectElement]:
-    """A rollback's other revisions, read from the deployment: picking one asks anew."""
+_MENU_PROMPTS: dict[MenuKind, str] = {
+    "revision": "Roll back to another revision",
+    "replicas": "Scale to another replica count",
+    "resources": "Raise by another factor",
+}
+
+
+def _choice_menu(incident: Incident, approval: Approval) -> list[StaticSelectElement]:
+    """A fix's other choices (revisions, replica counts, factors): picking one asks anew."""
     others = [c for c in approval.choices if c.value != approval.choice][:_MENU_OPTIONS]
     if not others:
         return []
@@ -189,7 +196,7 @@ def _revision_menu(incident: Incident, approval: Approval) -> list[StaticSelectE
         )
         for c in others
     ]
-    placeholder = PlainTextObject(text="Roll back to another revision")
+    placeholder = PlainTextObject(text=_MENU_PROMPTS[approval.menu])
     return [StaticSelectElement(action_id=FIX_CHOICE, placeholder=placeholder, options=options)]
 
 
