@@ -274,3 +274,10 @@ def test_rollback_is_kubectl_rollout_undo_with_a_menu_of_real_revisions() -> Non
     timeline = t.reply("timeline")
     assert "replaced by approval A2" in timeline
     assert timeline.count("fix-applied") == 1
+
+
+def test_an_slo_check_without_prometheus_says_so_at_once() -> None:
+    t = drill(["goto investigate-application", "run slo-p95"])
+    result = t.reply("run slo-p95")
+    assert "[error] slo-p95: API response time (p95 < 1s)" in result
+    assert "no Prometheus is configured (set prometheus.url in the config)" in result
