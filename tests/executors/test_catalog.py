@@ -26,7 +26,7 @@ async def test_every_action_has_its_backends_table_entry() -> None:
 
 def test_each_backend_is_registered_once() -> None:
     names = [backend.name for backend in BACKENDS]
-    assert names == ["kubernetes", "docker", "postgres", "http", "network", "redis"]
+    assert names == ["kubernetes", "docker", "postgres", "http", "network", "redis", "prometheus"]
     assert len(READ_TYPES + WRITE_TYPES) == len(set(READ_TYPES + WRITE_TYPES))
 
 

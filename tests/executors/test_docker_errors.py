@@ -17,6 +17,7 @@ from bot.executors.docker.params import (
     DockerExec,
     DockerInspect,
     DockerLogs,
+    DockerRecreate,
     DockerRestart,
     DockerSetMemory,
     DockerStart,
@@ -41,6 +42,7 @@ WRITE_ACTIONS: list[WriteAction] = [
     DockerStop(type="docker.stop"),
     DockerSetMemory(type="docker.set_memory", memory="1Gi"),
     DockerComposeScale(type="docker.compose_scale", replicas=2),
+    DockerRecreate(type="docker.recreate", ports=["8080:8000"]),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from bot.executors.base import WriteAction
 from bot.executors.docker import DockerExecutor
 from bot.executors.docker.params import (
     DockerComposeScale,
+    DockerRecreate,
     DockerRestart,
     DockerSetMemory,
     DockerStart,
@@ -312,3 +314,120 @@ async def test_compose_scale_refuses_unlabelled_containers_and_fixed_host_ports(
     )
     assert applied.status == "error"
     assert engine.labelled(**{PROJECT: project}) == [pinned]
+
+
+async def test_recreate_applies_a_new_port_mapping_keeping_name_labels_network_and_volume(
+    executor: DockerExecutor, engine: DockerEngine
+) -> None:
+    """A changed `ports:` needs `docker-compose up -d` to recreate; `docker start` keeps the old."""
+    project = f"rbt{engine.run_id}ports"
+    name = f"{project}-api-1"
+    network = engine.docker.networks.create(engine.name("net"), labels={"rbt": engine.run_id})
+    volume = engine.docker.volumes.create(engine.name("vol"))
+    old_port, new_port = free_port(), free_port()
+    try:
+        engine.run(
+            "api",
+            SERVE,
+            name=name,
+            labels={**compose_labels(project, 1), SERVICE: "api"},
+            ports={"8080/tcp": ("127.0.0.1", old_port)},
+            network=network.name,
+            volumes={volume.name: {"bind": "/data", "mode": "rw"}},
+            stop_signal="SIGKILL",
+        )
+        before = engine.wait_until(name, running)
+        engine.docker.containers.get(name).exec_run(["touch", "/data/kept"])
+        recreate = DockerRecreate(type="docker.recreate", ports=[f"127.0.0.1:{new_port}:8080"])
+
+        preview = await executor.preview(recreate, bound(name))
+
+        assert preview.error is None, preview
+        assert preview.summary == (
+            f"recreate container {name} (running) with ports 8080/tcp -> 127.0.0.1:{new_port} "
+            f"(was 8080/tcp -> 127.0.0.1:{old_port}); same name, labels, networks and volumes"
+        )
+        assert f"; ports 8080/tcp -> 127.0.0.1:{old_port}" in preview.before
+        assert preview.after == (
+            f"{name}: running (new container); ports 8080/tcp -> 127.0.0.1:{new_port}"
+        )
+        assert engine.attrs(name)["Id"] == before["Id"], "a preview changes nothing"
+
+        result = await executor.apply(recreate, bound(name))
+
+        assert result.status == "ok", result
+        assert result.summary.startswith(f"recreated container {name} with ports 8080/tcp")
+        after = engine.wait_until(name, running)
+        assert after["Id"] != before["Id"]
+        assert engine.host_port(name) == new_port
+        assert after["Config"]["Labels"] == before["Config"]["Labels"]
+        assert network.name in after["NetworkSettings"]["Networks"]
+        assert "api" in after["NetworkSettings"]["Networks"][network.name]["Aliases"]
+        assert [m["Name"] for m in after["Mounts"]] == [volume.name]
+        kept = engine.docker.containers.get(name).exec_run(["ls", "/data"])
+        assert kept.output.decode().split() == ["kept"]
+        assert engine.labelled(**{PROJECT: project}) == [name], "the old container is gone"
+    finally:
+        engine.remove_all()
+        network.remove()
+        volume.remove(force=True)
+
+
+async def test_a_recreate_that_cannot_start_puts_the_old_container_back(
+    executor: DockerExecutor, engine: DockerEngine
+) -> None:
+    name = engine.name("busy")
+    old_port = free_port()
+    engine.run("busy", SERVE, name=name, ports={"8080/tcp": ("127.0.0.1", old_port)})
+    before = engine.wait_until(name, running)
+    # The new host port is taken by a socket of ours: the engine cannot publish it.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        recreate = DockerRecreate(type="docker.recreate", ports=[f"127.0.0.1:{busy}:8080"])
+        result = await executor.apply(recreate, bound(name))
+
+    assert result.status == "error"
+    after = engine.wait_until(name, running)
+    assert after["Id"] == before["Id"]
+    assert engine.host_port(name) == old_port
+    assert engine.labelled() == [name]
+
+
+async def test_compose_scale_makes_replicas_from_a_running_container_not_a_crashed_one(
+    executor: DockerExecutor, engine: DockerEngine
+) -> None:
+    """As compose: project-service-N, the next number, compose labels; not the exited config."""
+    project = f"rbt{engine.run_id}model"
+    crashed, healthy = f"{project}-web-1", f"{project}-web-2"
+    engine.run(
+        "crashed",
+        ["false"],
+        name=crashed,
+        labels=compose_labels(project, 1),
+        environment={"APP_MODE": "broken"},
+    )
+    engine.wait_until(crashed, lambda a: a["State"]["Status"] == "exited")
+    engine.run(
+        "healthy",
+        SERVE,
+        name=healthy,
+        labels=compose_labels(project, 2),
+        environment={"APP_MODE": "production"},
+        stop_signal="SIGKILL",
+    )
+    engine.wait_until(healthy, running)
+    up = DockerComposeScale(type="docker.compose_scale", project=project, service="web", replicas=3)
+
+    preview = await executor.preview(up, bound(""))
+    assert preview.error is None, preview
+    assert preview.summary.endswith(f"creates and starts {project}-web-3 (copies of {healthy})")
+
+    assert (await executor.apply(up, bound(""))).status == "ok"
+    made = engine.wait_until(f"{project}-web-3", running)
+    assert made["Config"]["Labels"][NUMBER] == "3"
+    assert made["Config"]["Labels"][PROJECT] == project
+    assert made["Config"]["Labels"][SERVICE] == "web"
+    assert "APP_MODE=production" in made["Config"]["Env"]
+    assert made["Config"]["Cmd"] == SERVE

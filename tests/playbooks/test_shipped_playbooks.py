@@ -353,7 +353,11 @@ async def test_every_docker_fix_previews_on_a_real_engine_and_changes_nothing(
     assert previews["api-down-compose/port-start"].startswith(f"start container {crashed}")
     assert previews["api-down-compose/db-start"].startswith(f"start container {database}")
     assert len(docker_engine.labelled(**{PROJECT_LABEL: f"rbt{docker_engine.run_id}"})) == 1
-    assert len(previews) == 9
+    # Option 2 of the port conflict: a new port mapping is a re-create, not a start.
+    assert previews["api-down-compose/port-change"].startswith(
+        f"recreate container {crashed} (exited) with ports 8000/tcp -> 0.0.0.0:8080"
+    )
+    assert len(previews) == 10
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
 """docker.compose_scale: `docker-compose up --scale` for containers found by their compose labels.
 
-New containers copy the service's first container (image, command, environment, labels, limits,
-ports, networks) with the next container number; scaling down removes the highest numbers.
+New containers are made as compose makes them, from the config of a running container of the
+service (image, command, environment, compose labels, limits, ports, networks) with the next
+container number and the name project-service-N; scaling down removes the highest numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import docker
 
@@ -25,10 +25,10 @@ from bot.executors.docker.containers import (
     labels_of,
     name_of,
 )
+from bot.executors.docker.creation import create_like
 from bot.executors.docker.params import DockerComposeScale
 from bot.executors.docker.plan import Plan
 
-_BUILTIN_NETWORKS = frozenset({"bridge", "host", "none", "default"})
 STOP_TIMEOUT_S = 10
 
 
@@ -97,58 +97,6 @@ def _new_name(first: Obj, of: ComposeService, number: int) -> str:
     return f"{of.project}{sep}{of.service}{sep}{number}"
 
 
-def _exposed(attrs: Obj) -> list[Any]:
-    ports = []
-    for spec in dig(attrs, "Config", "ExposedPorts") or {}:
-        port, _, proto = str(spec).partition("/")
-        ports.append((int(port), proto or "tcp"))
-    return ports
-
-
-def _create_copy(
-    engine: docker.DockerClient, first: Obj, name: str, number: int, service: str
-) -> None:
-    api = engine.api
-    config, host = first.get("Config") or {}, first.get("HostConfig") or {}
-    labels = {**labels_of(first), NUMBER_LABEL: str(number)}
-    policy = host.get("RestartPolicy") or {}
-    networks = [
-        n for n in dig(first, "NetworkSettings", "Networks") or {} if n not in _BUILTIN_NETWORKS
-    ]
-    host_config = api.create_host_config(
-        port_bindings=host.get("PortBindings") or None,
-        mem_limit=host.get("Memory") or None,
-        memswap_limit=host.get("MemorySwap") or None,
-        restart_policy=policy if policy.get("Name") else None,
-        network_mode=host.get("NetworkMode") or None,
-        binds=host.get("Binds") or None,
-    )
-    networking = (
-        api.create_networking_config({networks[0]: api.create_endpoint_config(aliases=[service])})
-        if networks
-        else None
-    )
-    created = api.create_container(
-        config.get("Image"),
-        command=config.get("Cmd"),
-        entrypoint=config.get("Entrypoint"),
-        environment=config.get("Env"),
-        labels=labels,
-        working_dir=config.get("WorkingDir") or None,
-        user=config.get("User") or None,
-        healthcheck=config.get("Healthcheck"),
-        stop_signal=config.get("StopSignal") or None,
-        stop_timeout=config.get("StopTimeout"),
-        ports=_exposed(first) or None,
-        name=name,
-        host_config=host_config,
-        networking_config=networking,
-    )
-    for network in networks[1:]:
-        api.connect_container_to_network(created["Id"], network, aliases=[service])
-    api.start(created["Id"])
-
-
 def _listing(of: ComposeService, lines: list[str]) -> str:
     return "\n".join([f"{of.project}/{of.service}: {len(lines)} container(s)", *lines])
 
@@ -164,7 +112,9 @@ class _Step:
 
 
 def _up(of: ComposeService, current: list[Obj], lines: list[str], wanted: int) -> _Step:
-    first = current[0]
+    # Compose makes replicas from the service's config; the closest the engine keeps is a
+    # running container's, not one that crashed or was stopped by hand.
+    first = next((a for a in reversed(current) if State.of(a).status == "running"), current[0])
     fixed = _fixed_host_ports(first)
     if fixed:
         raise DockerError(
@@ -177,7 +127,9 @@ def _up(of: ComposeService, current: list[Obj], lines: list[str], wanted: int) -
 
     def run(engine: docker.DockerClient) -> None:
         for name, number in zip(names, numbers, strict=True):
-            _create_copy(engine, first, name, number, of.service)
+            labels = {**labels_of(first), NUMBER_LABEL: str(number)}
+            created = create_like(engine, first, name, labels=labels, aliases=[of.service])
+            engine.api.start(created)
 
     return _Step(
         effect=f"creates and starts {', '.join(names)} (copies of {name_of(first)})",

@@ -15,6 +15,7 @@ from bot.executors.docker.compose import plan_scale
 from bot.executors.docker.containers import MIB, State, container_name, inspect
 from bot.executors.docker.params import DockerRestart, DockerSetMemory, DockerStart, DockerStop
 from bot.executors.docker.plan import Plan
+from bot.executors.docker.recreate import plan_recreate
 from bot.executors.tabled import Fix
 from bot.executors.units import parse_quantity
 from bot.redact import redact
@@ -142,6 +143,7 @@ PLANNERS: dict[str, _Planner] = {
     "docker.stop": _stop,
     "docker.set_memory": _set_memory,
     "docker.compose_scale": plan_scale,
+    "docker.recreate": plan_recreate,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -109,5 +109,30 @@ class DockerComposeScale(WriteAction):
     replicas: int = Field(ge=0, le=50)
 
 
+# HOST:CONTAINER[/PROTO], optionally IP:HOST:CONTAINER, as a compose file's `ports:` writes it.
+PortMapping = Annotated[
+    str,
+    Field(
+        pattern=r"^((25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}:)?"
+        r"[1-9][0-9]{0,4}:[1-9][0-9]{0,4}(/(tcp|udp))?$"
+    ),
+]
+
+
+class DockerRecreate(WriteAction):
+    """`docker-compose up -d` after a change a start cannot apply (a port mapping): the
+    container is made anew with the same name, config, labels, networks and volumes.
+
+    `ports`, when given, are the container's published ports from now on, all of them.
+    """
+
+    type: Literal["docker.recreate"]
+    container: ContainerName | None = None
+    ports: list[PortMapping] | None = Field(default=None, max_length=20)
+    stop_timeout_s: int = Field(default=10, ge=0, le=300)
+
+
 READS = (DockerContainer, DockerLogs, DockerStats, DockerInspect, DockerEnv, DockerExec)
-WRITES = (DockerRestart, DockerStart, DockerStop, DockerSetMemory, DockerComposeScale)
+WRITES = (
+    DockerRestart, DockerStart, DockerStop, DockerSetMemory, DockerComposeScale, DockerRecreate,
+)  # fmt: skip
