@@ -66,6 +66,11 @@ class Inside:
         svc = self.cluster.find("services", self.pod.namespace, name)
         return str(svc["spec"]["clusterIP"]) if svc else "10.96.0.1"
 
+    def path(self, given: str) -> str:
+        """An absolute path: a relative one is taken from the container's working directory."""
+        workdir = self.pod.container.get("workingDir") or "/"
+        return posixpath.normpath(posixpath.join(workdir, given))
+
     def env(self) -> list[tuple[str, str]]:
         container = self.pod.container
         found = [("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),

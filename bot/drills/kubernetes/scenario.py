@@ -16,6 +16,9 @@ class ImageProfile(Model):
     """What an image really does when it runs."""
 
     memory: str
+    # What the service's traffic adds on top, shared by its deployment's replicas: one pod
+    # alone may outgrow its limit where three fit ("scale horizontally if under load").
+    load_memory: str | None = None
     crash_log: list[str] = Field(default_factory=list)
     # `fail`: the registry does not have it (a typo'd tag, a push that never happened).
     pull: Literal["ok", "fail"] = "ok"
@@ -71,6 +74,8 @@ class ServiceSpec(Model):
     secret: dict[str, str] = Field(default_factory=dict)
     revisions: list[Revision] = Field(min_length=1)
     hpa: HpaSpec | None = None
+    # The app container's working directory (its image's WORKDIR), for relative paths in exec.
+    workdir: str | None = None
 
     @property
     def container_name(self) -> str:
@@ -82,7 +87,7 @@ class DependencySpec(Model):
 
     image: str
     port: int
-    listener: Literal["tcp", "redis"] | None = None
+    listener: Literal["tcp", "redis", "postgres"] | None = None
     required: bool = False
     state: Literal["up", "crashing"] = "up"
     crash_log: list[str] = Field(default_factory=list)
