@@ -86,7 +86,11 @@ def test_service_down_with_its_database_down_from_diagnosis_to_resolution(
     assessed = t.reply("run")
     assert "0/3 pods ready: 3 Running unready" in assessed
     assert "service backend: 0 ready endpoint(s), 3 not ready" in assessed
-    assert "could not connect to database: connection refused" in t.reply("run", 1)
+    # From the quick health check on, the database leads: the service's logs blame it and
+    # the events show its pod crash-looping.
+    quick = t.reply("run", 1)
+    assert "could not connect to database: connection refused" in quick
+    assert top_cause(quick) == "Database service down"
 
     # The seed's checks from the service's pod and the bot's own both reach the database.
     database = t.reply("run", 2)
@@ -95,9 +99,11 @@ def test_service_down_with_its_database_down_from_diagnosis_to_resolution(
     assert "port 5432 failed: Connection refused" in database
     assert "[PROBLEM] db-ready" in database
     assert 'FATAL:  lock file "postmaster.pid" already exists' in database
-    # Redis is checked from the pod on its in-cluster name, and answers.
-    assert "[ok] redis-connectivity" in t.reply("run", 3)
-    assert "exit 0: PONG" in t.reply("run", 3)
+    # Redis is checked from the pod on its in-cluster name, and answers; so does the vendor API.
+    external = t.reply("run", 3)
+    assert "[ok] redis-connectivity" in external and "exit 0: PONG" in external
+    assert "[ok] external-api" in external
+    assert "curl -I https://api.external-service.com/health" in external
 
     causes = t.reply("causes")
     assert top_cause(causes) == "Database service down"

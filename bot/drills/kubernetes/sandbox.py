@@ -112,6 +112,8 @@ class Sandbox(StandIn):
             elif forwarded is not None:
                 entry.update(host="127.0.0.1", port=forwarded)
             dependencies[name] = entry
+        for name, external in self.cluster.scenario.external.items():
+            dependencies[name] = {"url": external.url}
         health = f"{self.url}/_sandbox/health/{spec.name}"
         return {
             "namespace": spec.namespace,

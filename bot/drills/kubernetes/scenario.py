@@ -94,6 +94,13 @@ class DependencySpec(Model):
     age_minutes: float = 10080
 
 
+class ExternalSpec(Model):
+    """A service outside the cluster (a vendor's API) that the pods reach by its URL."""
+
+    url: str
+    up: bool = True
+
+
 class NodesSpec(Model):
     names: list[str] = Field(min_length=1)
     cpu: str = "4"
@@ -107,6 +114,8 @@ class Scenario(BaseScenario):
     images: dict[str, ImageProfile]
     nodes: NodesSpec
     dependencies: dict[str, DependencySpec] = Field(default_factory=dict)
+    # Dependencies outside the cluster, by the name the service binding gives them.
+    external: dict[str, ExternalSpec] = Field(default_factory=dict)
     # Claims by name; a claim's `pod` is a dependency's name, unset the service's pods.
     volumes: dict[str, VolumeSpec] = Field(default_factory=dict)
     # Files `cat` and `ls` find inside the service's containers, by absolute path.

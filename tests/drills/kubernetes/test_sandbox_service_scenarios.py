@@ -106,3 +106,15 @@ def test_the_apps_own_database_test_and_relative_paths_in_its_working_directory(
     kube.core.delete_namespaced_pod("postgres-0", "default")
     code, output = _exec(sandbox, "default", "conduit-api", test_db)
     assert code == 1 and "Connection refused" in output
+
+
+def test_a_vendor_api_outside_the_cluster_is_reached_by_its_url(start: Start) -> None:
+    sandbox, _ = start("service-db-down")
+    deps = sandbox.binding()["dependencies"]
+    assert isinstance(deps, dict)
+    url = deps["external-api"]["url"]
+    assert url == "https://api.external-service.com/health"
+    code, output = _exec(sandbox, NAMESPACE, "backend", ["curl", "-I", url])
+    assert code == 0 and output.startswith("HTTP/1.1 200 OK")
+    code, output = _exec(sandbox, NAMESPACE, "backend", ["curl", "-I", "https://nowhere.example/"])
+    assert code == 6 and "Could not resolve host: nowhere.example" in output
