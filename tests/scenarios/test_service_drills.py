@@ -78,6 +78,7 @@ def test_service_down_with_its_database_down_from_diagnosis_to_resolution(
             "verify verify-pods",
             "verify verify-api-health",
             "verify verify-frontend-health",
+            "run frontend-api-connectivity",
             "say status-page",
             "resolve Stale postmaster.pid after a node reboot -- Deleted postgres-0",
         ],
@@ -122,9 +123,12 @@ def test_service_down_with_its_database_down_from_diagnosis_to_resolution(
     assert "[ok] db-connection" in t.reply("run db-connection")
     assert "[ok] verify-pods" in t.reply("verify verify-pods")
     assert "200 OK" in t.reply("verify verify-api-health")
-    # No frontend address in this binding: the check says so at once, it does not poll.
+    # As users reach it, through the frontend; and the frontend reaches it in the cluster.
     frontend = t.reply("verify verify-frontend-health")
-    assert "this check cannot run" in frontend and "dependencies.frontend.url" in frontend
+    assert "[ok] verify-frontend-health" in frontend and "/api/health: 200 OK" in frontend
+    reach = t.reply("run frontend-api-connectivity")
+    assert "curl -I http://backend/health in pod/frontend-0" in reach
+    assert "exit 0: HTTP/1.1 200 OK" in reach
 
     posted = t.reply("say status-page")
     assert "Posted status update 'status-page'" in posted

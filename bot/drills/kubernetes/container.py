@@ -123,8 +123,11 @@ class Inside:
                 "nameserver 10.96.0.10\noptions ndots:5\n"
             ),
         }
-        if self.app == self.cluster.scenario.service.name:
-            found.update(self.cluster.scenario.files)
+        scenario = self.cluster.scenario
+        if self.app == scenario.service.name:
+            found.update(scenario.files)
+        elif self.app in scenario.dependencies:
+            found.update(scenario.dependencies[self.app].files)
         return found
 
     def directories(self) -> set[str]:

@@ -111,6 +111,8 @@ class Sandbox(StandIn):
                 entry.update(host=f"{name}.{spec.namespace}.svc.cluster.local", port=dep.port)
             elif forwarded is not None:
                 entry.update(host="127.0.0.1", port=forwarded)
+            if dep.frontend:
+                entry["url"] = f"{self.url}/_sandbox/frontend/{name}/api/health"
             dependencies[name] = entry
         for name, external in self.cluster.scenario.external.items():
             dependencies[name] = {"url": external.url}

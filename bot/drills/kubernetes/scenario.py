@@ -92,6 +92,10 @@ class DependencySpec(Model):
     state: Literal["up", "crashing"] = "up"
     crash_log: list[str] = Field(default_factory=list)
     age_minutes: float = 10080
+    # A web frontend: users reach the service's health through it, at /api/health.
+    frontend: bool = False
+    # Files `cat` and `ls` find inside its container, by absolute path.
+    files: dict[str, str] = Field(default_factory=dict)
 
 
 class ExternalSpec(Model):

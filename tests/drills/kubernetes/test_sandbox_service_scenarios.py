@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bot.drills.kubernetes import Sandbox
 from bot.drills.kubernetes.exec import run
@@ -118,3 +119,20 @@ def test_a_vendor_api_outside_the_cluster_is_reached_by_its_url(start: Start) ->
     assert code == 0 and output.startswith("HTTP/1.1 200 OK")
     code, output = _exec(sandbox, NAMESPACE, "backend", ["curl", "-I", "https://nowhere.example/"])
     assert code == 6 and "Could not resolve host: nowhere.example" in output
+
+
+def test_users_reach_the_service_through_its_frontend(start: Start) -> None:
+    sandbox, kube = start("service-db-down")
+    deps = sandbox.binding()["dependencies"]
+    assert isinstance(deps, dict)
+    url = str(deps["frontend"]["url"])
+    assert url.endswith("/_sandbox/frontend/frontend/api/health")
+    assert httpx.get(url).status_code == 503
+    code, output = _exec(sandbox, NAMESPACE, "frontend", ["ls", "-la", "/app/.next/"])
+    assert code == 0 and "BUILD_ID" in output
+    # The backend's own files are not in the frontend's container, nor the other way round.
+    code, _ = _exec(sandbox, NAMESPACE, "backend", ["ls", "/app/.next/"])
+    assert code == 2
+    kube.core.delete_namespaced_pod("postgres-0", NAMESPACE)
+    assert wait_until(lambda: httpx.get(url).status_code == 200)
+    assert httpx.get(url).json()["status"] == "healthy"
