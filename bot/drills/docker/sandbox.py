@@ -48,7 +48,11 @@ class DockerSandbox(StandIn):
 
         def answer(path: str) -> tuple[int, dict[str, object]]:
             with state[0].locked():
-                if path != spec.health_path:
+                probe = path.removeprefix(spec.health_path)
+                if spec.probes and probe == "/live":
+                    # Liveness asks only that the process answers, which it is doing.
+                    return 200, {"status": "Healthy"}
+                if probe not in ("", "/ready" if spec.probes else ""):
                     return 404, {"detail": "Not Found"}
                 healthy, body = app_health(state[0])
                 return (200 if healthy else 503), body
@@ -98,6 +102,11 @@ class DockerSandbox(StandIn):
             elif container.listener == "postgres":
                 entry["url"] = self._postgres_url(container.env, self.port_of(name))
             dependencies[container.service] = entry
+        probes = (
+            {"ready_url": f"{self.health_url}/ready", "live_url": f"{self.health_url}/live"}
+            if spec.probes
+            else {}
+        )
         return {
             "platform": "docker",
             "display_name": spec.service,
@@ -105,6 +114,7 @@ class DockerSandbox(StandIn):
             "compose_project": spec.project,
             "compose_service": app.service,
             "health_url": self.health_url,
+            **probes,
             "dependencies": dependencies,
         }
 

@@ -64,6 +64,8 @@ class Scenario(BaseScenario):
     service: str
     app: str
     health_path: str = "/v1/health"
+    # The app also serves <health_path>/ready (its dependencies) and /live (the process).
+    probes: bool = False
     version: str = "0.1.0"
     # False: the app keeps a dead database connection until it is restarted.
     reconnects: bool = True

@@ -67,12 +67,23 @@ class Cluster:
 
     # --- what pods are doing ---------------------------------------------------------
 
+    def memory_need(self, pod: PodRecord) -> int:
+        """Bytes the pod's container needs: its image's, plus its share of the service's load."""
+        profile = self.scenario.profile(pod.container["image"])
+        need = memory_bytes(profile.memory) or 0
+        load = memory_bytes(profile.load_memory)
+        if load and pod.role == "app":
+            spec = self.scenario.service
+            found = self.find("deployments", spec.namespace, spec.name) or {}
+            need += load // max(1, int(found.get("spec", {}).get("replicas") or 1))
+        return need
+
     def pod_state(self, pod: PodRecord) -> PodState:
         profile = self.scenario.profile(pod.container["image"])
         down = [] if pod.role != "app" else self.down_dependencies()
         return evaluate(
             pod.container,
-            image_memory=memory_bytes(profile.memory) or 0,
+            image_memory=self.memory_need(pod),
             crash_log=pod.crash_log or profile.crash_log,
             down=down,
             pull_fails=profile.pull == "fail",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import posixpath
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bot.drills.kubernetes.cluster import Cluster
 from bot.drills.kubernetes.objects import Obj
@@ -12,6 +13,8 @@ from bot.drills.kubernetes.pods import PodRecord
 from bot.drills.kubernetes.volumes import mounted
 
 _LOCAL = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+# Where the sandbox's outside world lives (TEST-NET-3, never routed).
+_EXTERNAL_IP = "203.0.113.10"
 
 
 @dataclass(frozen=True)
@@ -55,16 +58,31 @@ class Inside:
             return Target(svc.name, ip, wanted, up and ok, healthy and ok)
         dep = scenario.dependencies.get(short)
         if dep is None:
-            return None
+            return self._external(host, port)
         if host in _LOCAL and self.app != short:
             return Target(host, host, dep.port, False, False)
         up = self.cluster.dependency_up(short) and port in (None, dep.port)
         ip = self.pod.ip if host in _LOCAL else self._cluster_ip(short)
         return Target(short, ip, dep.port, up, up)
 
+    def _external(self, host: str, port: int | None) -> Target | None:
+        """A host outside the cluster, reached through the node's network."""
+        for spec in self.cluster.scenario.external.values():
+            url = urlsplit(spec.url)
+            if url.hostname == host:
+                wanted = url.port or (443 if url.scheme == "https" else 80)
+                up = spec.up and port in (None, wanted)
+                return Target(host, _EXTERNAL_IP, wanted, up, up)
+        return None
+
     def _cluster_ip(self, name: str) -> str:
         svc = self.cluster.find("services", self.pod.namespace, name)
         return str(svc["spec"]["clusterIP"]) if svc else "10.96.0.1"
+
+    def path(self, given: str) -> str:
+        """An absolute path: a relative one is taken from the container's working directory."""
+        workdir = self.pod.container.get("workingDir") or "/"
+        return posixpath.normpath(posixpath.join(workdir, given))
 
     def env(self) -> list[tuple[str, str]]:
         container = self.pod.container
@@ -105,8 +123,11 @@ class Inside:
                 "nameserver 10.96.0.10\noptions ndots:5\n"
             ),
         }
-        if self.app == self.cluster.scenario.service.name:
-            found.update(self.cluster.scenario.files)
+        scenario = self.cluster.scenario
+        if self.app == scenario.service.name:
+            found.update(scenario.files)
+        elif self.app in scenario.dependencies:
+            found.update(scenario.dependencies[self.app].files)
         return found
 
     def directories(self) -> set[str]:

@@ -212,7 +212,7 @@ def _df(ctx: Inside, args: list[str]) -> ExecResult:
 def _ls(ctx: Inside, args: list[str]) -> ExecResult:
     paths = [a for a in args if not a.startswith("-")] or ["/"]
     files, dirs = ctx.files(), ctx.directories()
-    path = paths[0].rstrip("/") or "/"
+    path = ctx.path(paths[0])
     stamp = "Dec  1 09:14"
     if path in files:
         return ExecResult(stdout=f"-rw-r--r-- 1 root root {len(files[path])} {stamp} {path}\n")
@@ -234,14 +234,33 @@ def _ls(ctx: Inside, args: list[str]) -> ExecResult:
 def _cat(ctx: Inside, args: list[str]) -> ExecResult:
     files, dirs = ctx.files(), ctx.directories()
     out, err = [], []
-    for path in (a for a in args if not a.startswith("-")):
+    for given in (a for a in args if not a.startswith("-")):
+        path = ctx.path(given)
         if path in files:
             out.append(files[path])
-        elif path.rstrip("/") in dirs:
-            err.append(f"cat: {path}: Is a directory\n")
+        elif path in dirs:
+            err.append(f"cat: {given}: Is a directory\n")
         else:
-            err.append(f"cat: {path}: No such file or directory\n")
+            err.append(f"cat: {given}: No such file or directory\n")
     return ExecResult(stdout="".join(out), stderr="".join(err), exit_code=1 if err else 0)
+
+
+def _dotnet(ctx: Inside, args: list[str]) -> ExecResult:
+    """`dotnet exec App.dll --test-db`: the app's own check of the database its config names."""
+    if "--test-db" not in args:
+        return ExecResult(stderr="the sandbox's app answers only --test-db\n", exit_code=1)
+    urls = [v for _, v in ctx.env() if v.startswith(("postgres://", "postgresql://"))]
+    if not urls:
+        return ExecResult(stderr="Database connection test: FAILED: no connection string "
+                          "configured\n", exit_code=1)  # fmt: skip
+    netloc = urls[0].split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host, _, given = netloc.partition(":")
+    target = ctx.resolve(host, _port(given) or 5432)
+    if target is None or not target.up:
+        why = "Name or service not known" if target is None else "Connection refused"
+        return ExecResult(stderr=f"Database connection test: FAILED: Failed to connect to "
+                          f"{host}:{_port(given) or 5432}: {why}\n", exit_code=1)  # fmt: skip
+    return ExecResult(stdout=f"Database connection test: OK ({host}, PostgreSQL 15.4)\n")
 
 
 def _env(ctx: Inside, args: list[str]) -> ExecResult:
@@ -269,6 +288,7 @@ COMMANDS: dict[str, Command] = {
     "ls": _ls,
     "cat": _cat,
     "env": _env,
+    "dotnet": _dotnet,
 }
 
 

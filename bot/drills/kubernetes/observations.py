@@ -108,7 +108,7 @@ def _app_log(cluster: Cluster, pod: PodRecord, state: PodState, start: float) ->
     image = pod.container["image"]
     boot = [f"INFO starting {image} on :{cluster.scenario.service.port}", "INFO loading config"]
     if state.phase == "oomkilled":
-        need = cluster.scenario.profile(image).memory
+        need = f"{cluster.memory_need(pod) // 2**20}Mi"
         return _lines(start, [*boot, f"INFO warming cache (expected heap {need})",
                               "INFO cache warm-up 61%", "Killed"])  # fmt: skip
     if state.phase == "unready":
@@ -161,7 +161,7 @@ def logs(cluster: Cluster, pod: PodRecord, previous: bool, container: str | None
 
 def _usage(cluster: Cluster, pod: PodRecord, state: PodState) -> tuple[int, int]:
     """(nanocores, bytes) a running container uses."""
-    need = memory_bytes(cluster.scenario.profile(pod.container["image"]).memory) or 0
+    need = cluster.memory_need(pod)
     if state.phase == "oomkilled":
         limit = memory_bytes(pod.container["resources"]["limits"]["memory"]) or need
         return 950_000_000, int(limit * 0.97)

@@ -20,6 +20,11 @@ from bot.drills.wire.ports import listener_for
 
 # Seconds a new pod takes to get ready.
 READY_DELAY = 1.5
+# The URL the bot reaches a dependency's forwarded port by, for the listeners that speak a protocol.
+_SPOKEN = {
+    "redis": "redis://127.0.0.1:{port}/0",
+    "postgres": "postgresql://postgres@127.0.0.1:{port}/postgres",
+}
 
 
 class Sandbox(StandIn):
@@ -96,13 +101,21 @@ class Sandbox(StandIn):
         spec = self.cluster.scenario.service
         ports = {name: lst.port for name, lst in self._watcher.listeners.items()}
         dependencies: dict[str, dict[str, object]] = {}
-        for name in self.cluster.scenario.dependencies:
+        for name, dep in self.cluster.scenario.dependencies.items():
             entry: dict[str, object] = {"selector": f"app={name}", "pod": f"{name}-0"}
-            if name == "redis" and name in ports:
-                entry["url"] = f"redis://127.0.0.1:{ports[name]}/0"
-            elif name in ports:
-                entry.update(host="127.0.0.1", port=ports[name])
+            forwarded = ports.get(name)
+            if forwarded is not None and dep.listener in _SPOKEN:
+                # The bot's own checks use the forwarded port (url); a command run in a pod
+                # (psql -h, redis-cli -h) uses the Service's in-cluster name, as the app does.
+                entry["url"] = _SPOKEN[dep.listener].format(port=forwarded)
+                entry.update(host=f"{name}.{spec.namespace}.svc.cluster.local", port=dep.port)
+            elif forwarded is not None:
+                entry.update(host="127.0.0.1", port=forwarded)
+            if dep.frontend:
+                entry["url"] = f"{self.url}/_sandbox/frontend/{name}/api/health"
             dependencies[name] = entry
+        for name, external in self.cluster.scenario.external.items():
+            dependencies[name] = {"url": external.url}
         health = f"{self.url}/_sandbox/health/{spec.name}"
         return {
             "namespace": spec.namespace,

@@ -16,6 +16,9 @@ class ImageProfile(Model):
     """What an image really does when it runs."""
 
     memory: str
+    # What the service's traffic adds on top, shared by its deployment's replicas: one pod
+    # alone may outgrow its limit where three fit ("scale horizontally if under load").
+    load_memory: str | None = None
     crash_log: list[str] = Field(default_factory=list)
     # `fail`: the registry does not have it (a typo'd tag, a push that never happened).
     pull: Literal["ok", "fail"] = "ok"
@@ -71,6 +74,8 @@ class ServiceSpec(Model):
     secret: dict[str, str] = Field(default_factory=dict)
     revisions: list[Revision] = Field(min_length=1)
     hpa: HpaSpec | None = None
+    # The app container's working directory (its image's WORKDIR), for relative paths in exec.
+    workdir: str | None = None
 
     @property
     def container_name(self) -> str:
@@ -82,11 +87,22 @@ class DependencySpec(Model):
 
     image: str
     port: int
-    listener: Literal["tcp", "redis"] | None = None
+    listener: Literal["tcp", "redis", "postgres"] | None = None
     required: bool = False
     state: Literal["up", "crashing"] = "up"
     crash_log: list[str] = Field(default_factory=list)
     age_minutes: float = 10080
+    # A web frontend: users reach the service's health through it, at /api/health.
+    frontend: bool = False
+    # Files `cat` and `ls` find inside its container, by absolute path.
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+class ExternalSpec(Model):
+    """A service outside the cluster (a vendor's API) that the pods reach by its URL."""
+
+    url: str
+    up: bool = True
 
 
 class NodesSpec(Model):
@@ -102,6 +118,8 @@ class Scenario(BaseScenario):
     images: dict[str, ImageProfile]
     nodes: NodesSpec
     dependencies: dict[str, DependencySpec] = Field(default_factory=dict)
+    # Dependencies outside the cluster, by the name the service binding gives them.
+    external: dict[str, ExternalSpec] = Field(default_factory=dict)
     # Claims by name; a claim's `pod` is a dependency's name, unset the service's pods.
     volumes: dict[str, VolumeSpec] = Field(default_factory=dict)
     # Files `cat` and `ls` find inside the service's containers, by absolute path.

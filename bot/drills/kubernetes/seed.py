@@ -32,9 +32,11 @@ def app_container(spec: ServiceSpec, image: str, resources: Resources | None) ->
         "successThreshold": 1,
         "failureThreshold": 3,
     }
+    workdir = {"workingDir": spec.workdir} if spec.workdir else {}
     return {
         "name": spec.container_name,
         "image": image,
+        **workdir,
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
         "env": [dict(e) for e in spec.env],
         "envFrom": [{"configMapRef": {"name": f"{spec.name}-config"}}],
@@ -50,7 +52,8 @@ def seed(cluster: Cluster) -> None:
     scenario, now = cluster.scenario, cluster.clock()
     born = now - 90 * _DAY
     spec = scenario.service
-    for ns in ("default", "ingress-nginx", "kube-system"):
+    # The service's own namespace too: the API server keeps no object in a namespace it lacks.
+    for ns in dict.fromkeys(("default", spec.namespace, "ingress-nginx", "kube-system")):
         cluster.put("namespaces", namespace(ns, born))
     for i, name in enumerate(scenario.nodes.names):
         cluster.put("nodes", node(name, i, scenario.nodes.cpu, scenario.nodes.memory, born))

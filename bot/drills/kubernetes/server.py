@@ -94,12 +94,26 @@ class SandboxServer(HttpFront):
                 healthy, deps = cluster.service_health(parts[2])
                 body = {"status": "healthy" if healthy else "unhealthy", "dependencies": deps}
                 return Response(200 if healthy else 503, body)
+            if len(parts) == 5 and parts[1] == "frontend" and parts[3:] == ["api", "health"]:
+                return self._through_frontend(parts[2])
             if len(parts) == 4 and parts[1] == "lb" and parts[3] == "health":
                 up = cluster.ready_endpoints(parts[2]) > 0
                 return Response(
                     200 if up else 503, {"status": "up" if up else "no healthy upstream"}
                 )
         return None
+
+    def _through_frontend(self, name: str) -> Response | None:
+        """The service's health as users reach it: through its frontend, if that one runs."""
+        cluster = self.api.cluster
+        frontend = cluster.scenario.dependencies.get(name)
+        if frontend is None or not frontend.frontend:
+            return None
+        if not cluster.dependency_up(name):
+            return Response(503, {"status": "frontend unavailable"})
+        healthy, deps = cluster.service_health(cluster.scenario.service.name)
+        body = {"status": "healthy" if healthy else "unhealthy", "dependencies": deps}
+        return Response(200 if healthy else 503, body)
 
     def _metrics(self, service: str) -> str:
         cluster = self.api.cluster

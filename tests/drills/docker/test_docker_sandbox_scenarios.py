@@ -39,14 +39,16 @@ def _refused(port: int) -> bool:
 
 def test_every_scenario_loads_and_names_the_playbook_it_drills() -> None:
     found = list_scenarios()
-    assert [name for name, _, _ in found] == [
-        "container-crashed",
-        "container-db-down",
-        "container-oom",
-    ]
+    drills = {
+        "conduit-oom-killed": "api-down-docker-k8s",
+        "container-crashed": "api-down-compose",
+        "container-db-down": "api-down-compose",
+        "container-oom": "api-down-compose",
+    }
+    assert [name for name, _, _ in found] == list(drills)
     for name, playbook, description in found:
         scenario = load_scenario(name)
-        assert scenario.playbook == playbook == "api-down-compose"
+        assert scenario.playbook == playbook == drills[name]
         assert description == scenario.description
         assert scenario.app in scenario.containers
     # `drill --scenario NAME` picks the sandbox by name: names must not collide.
@@ -162,3 +164,28 @@ def test_database_down_needs_postgres_started_then_the_api_restarted(
     cured = _health(engine)
     assert cured is not None and cured.status_code == 200
     assert cured.json()["dependencies"] == {"postgres": "up", "redis": "up"}
+
+
+def test_probe_paths_answer_only_where_the_app_serves_them(
+    engines: Callable[[str], Engine],
+) -> None:
+    conduit = engines("conduit-oom-killed")
+    binding = ServiceBinding.model_validate(conduit.sandbox.binding())
+    assert binding.ready_url == f"{binding.health_url}/ready"
+    assert binding.live_url == f"{binding.health_url}/live"
+    conduit.api.start("conduit-api")
+    conduit.clock.advance(1)
+    assert _health(conduit) is not None
+    ready = httpx.get(str(binding.ready_url))
+    assert ready.status_code == 200 and ready.json()["status"] == "healthy"
+    assert httpx.get(str(binding.live_url)).json() == {"status": "Healthy"}
+    assert httpx.get(f"{binding.health_url}/other").status_code == 404
+
+    # An app without the probes has neither the URLs nor the paths.
+    plain = engines("container-crashed")
+    bound = ServiceBinding.model_validate(plain.sandbox.binding())
+    assert bound.ready_url is None and bound.live_url is None
+    plain.api.start("api-server")
+    plain.clock.advance(1)
+    assert _health(plain) is not None
+    assert httpx.get(f"{bound.health_url}/ready").status_code == 404
