@@ -189,6 +189,11 @@ def test_status_updates_and_the_document_say_how_each_fix_ended(
     assert "Start the database: failed (No such container: postgres)" in body
     assert "Increase the memory limit to 4g: applied (set 4096 MiB)" in body
     assert "Start the database: applied" not in body
+    # Each fix is a line of its own: none runs into the next or into the closing sentence.
+    titles = ("Restart the service", "Start the database", "Increase the memory limit to 4g")
+    for line in body.splitlines():
+        named = [title for title in titles if f"{title}: " in line]
+        assert len(named) <= 1 and not (named and "Next update" in line), line
 
 
 def test_the_gateway_update_keeps_the_playbook_title_as_written(
