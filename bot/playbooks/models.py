@@ -274,6 +274,8 @@ class Playbook(_Model):
     post_incident_document: str = Field(
         default="post-incident.md.j2", pattern=r"^[A-Za-z0-9_./-]+\.j2$"
     )
+    # Roles beyond commander, communications lead and operations lead (a scribe, a liaison),
+    # each assigned from the headline like them; an id may not repeat a built-in one.
     roles: list[Role] = Field(default_factory=list, max_length=7)
 
     @model_validator(mode="after")

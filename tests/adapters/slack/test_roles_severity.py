@@ -224,6 +224,15 @@ async def test_stats_are_ephemeral_with_medians_p90_and_counts(slack_bot: SlackB
     refused = await bot.command("stats 1y")
     assert refused["text"] == ":warning: stats window must be 7d, 30d or 90d, not '1y'"
 
+    metrics_url = bot.url.replace("/slack/events", "/metrics")
+    async with bot.session.get(metrics_url) as response:
+        exported = await response.text()
+    labels = 'playbook="api-down",service="ecap-api"'
+    for name in ("acknowledge", "mitigate", "resolve"):
+        family = f"runbook_bot_incident_time_to_{name}_seconds"
+        assert f"# TYPE {family} histogram" in exported
+        assert f'{family}_bucket{{{labels},le="+Inf"}}' in exported
+
 
 def _form(payload: dict[str, Any]) -> bytes:
     return urlencode({"payload": json.dumps(payload)}).encode()
