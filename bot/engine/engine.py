@@ -77,9 +77,11 @@ class Engine(
     async def claim_commander(self, incident_id: str, actor: Actor) -> Incident:
         def change(incident: Incident) -> None:
             self._require_open(incident)
+            before = incident.commander
             incident.commander = actor.label
+            handed = f" (handed over from {before})" if before and before != actor.label else ""
             incident.record(
-                self.clock(), actor, "commander", f"{actor.label} is incident commander"
+                self.clock(), actor, "commander", f"{actor.label} is incident commander{handed}"
             )
 
         return (await self._mutate(incident_id, change, actor))[0]

@@ -75,6 +75,9 @@ async def test_roles_are_assigned_and_handed_over_on_the_timeline(bench: Bench) 
         "U0BOB is commander (handed over from alice)",
     ]
     assert handed.acknowledged_at is not None
+    claimed = await engine.claim_commander(incident.id, ALICE)
+    assert claimed.commander == "alice"
+    assert claimed.timeline[-1].text == "alice is incident commander (handed over from U0BOB)"
 
 
 @pytest.mark.parametrize(
