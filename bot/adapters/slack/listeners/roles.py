@@ -22,9 +22,9 @@ async def assign(
     picked = str(((body.get("actions") or [{}])[0]).get("selected_user") or "")
     if not picked:
         raise InvalidRequest("pick someone for the role")
+    handed = holder(incident, value.role)
     incident = await ctx.engine.assign_role(incident.id, value.role, picked, actor)
     title = ctx.engine.playbook_for(incident).role_titles()[value.role]
-    handed = incident.timeline[-1].text.partition(" (handed over from ")[2].rstrip(")")
     before = f" (handed over from {mention(handed)})" if handed else ""
     await ctx.rooms.post(
         incident,
