@@ -82,6 +82,9 @@ class Lateness:
         self.reminders.append((datetime.now(UTC) - due).total_seconds())
         self.late_flags += late
 
+    async def commander_needed(self, incident: Incident, late: bool) -> None:
+        """Not measured: the benchmark's incidents are about reminders and escalations."""
+
     async def fix_interrupted(self, interruption: Interruption) -> None:
         """No fix runs in this benchmark; an interruption would be a bug in it."""
         raise AssertionError(f"unexpected interrupted fix: {interruption.text}")

@@ -188,6 +188,17 @@ class PrometheusConfig(BaseModel):
         return self
 
 
+class SeverityPolicy(BaseModel):
+    """What a severity brings: who is invited to the room and how often status updates are due."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Slack user-group ids (S...) or user ids (U...) invited to the incident's channel.
+    invite: list[str] = Field(default_factory=list)
+    # Unset: the playbook's status_update_interval.
+    status_update_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+
+
 class Config(BaseModel):
     """The whole config file. Approvers are Slack user IDs (U...) or user-group IDs (S...)."""
 
@@ -207,6 +218,15 @@ class Config(BaseModel):
     statuspage: StatuspageConfig | None = None
     paging: PagingConfig | None = None
     prometheus: PrometheusConfig | None = None
+    # Severity 1 (critical) to 4 (low) -> its policy; a severity not listed brings nothing extra.
+    severities: dict[int, SeverityPolicy] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _severities_in_range(self) -> Config:
+        for level in self.severities:
+            if not 1 <= level <= 4:
+                raise ValueError(f"severity {level} is not 1 to 4")
+        return self
 
     @model_validator(mode="after")
     def _numbers_are_levels(self) -> Config:

@@ -255,3 +255,29 @@ TIMER_LATENESS = REGISTRY.histogram(
     "How long after its due time a timer fired.",
     (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
 )
+# Incident response times, observed once per incident when it is resolved: minutes to hours.
+_RESPONSE_BUCKETS = (60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0)
+TIME_TO_ACKNOWLEDGE = REGISTRY.histogram(
+    "runbook_bot_incident_time_to_acknowledge_seconds",
+    "Opening to the first responder action (see docs/operating.md), by playbook and service.",
+    _RESPONSE_BUCKETS,
+    ("playbook", "service"),
+)
+TIME_TO_MITIGATE = REGISTRY.histogram(
+    "runbook_bot_incident_time_to_mitigate_seconds",
+    "Opening to the first fix or verification that passed, by playbook and service.",
+    _RESPONSE_BUCKETS,
+    ("playbook", "service"),
+)
+TIME_TO_RESOLVE = REGISTRY.histogram(
+    "runbook_bot_incident_time_to_resolve_seconds",
+    "Opening to resolving, by playbook and service.",
+    _RESPONSE_BUCKETS,
+    ("playbook", "service"),
+)
+FIX_OUTCOMES = REGISTRY.counter(
+    "runbook_bot_incident_fix_outcomes_total",
+    "Fixes of resolved incidents by what became of them (applied, applied, verification failed,"
+    " failed, interrupted), playbook and service.",
+    ("outcome", "playbook", "service"),
+)

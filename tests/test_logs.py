@@ -145,6 +145,9 @@ class LoggingNotifier:
     async def status_reminder(self, incident: Incident, late: bool) -> None:
         log.warning("reminding for %s", incident.id)
 
+    async def commander_needed(self, incident: Incident, late: bool) -> None:
+        log.warning("asking for a commander of %s", incident.id)
+
     async def fix_interrupted(self, interruption: Interruption) -> None:
         log.warning("interrupted fix in %s", interruption.incident.id)
 

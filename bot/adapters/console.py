@@ -20,6 +20,8 @@ from bot.engine.headline import headline
 from bot.engine.incident import Actor, Incident, MenuKind, TimerKind
 from bot.engine.menus import menu_kind
 from bot.engine.recovery import Interruption
+from bot.engine.roles import seats
+from bot.engine.severity import split_severity
 from bot.errors import BotError, InvalidRequest
 from bot.playbooks.models import EscalationLevel, FixStep, ManualStep
 from bot.redact import redact
@@ -42,11 +44,15 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   say NAME [eta=...]     fill a status-update template and post it
   next | goto STAGE      move to the next stage, or to a stage by id
   commander              claim incident commander
+  role ROLE @USER | roles             hand a role (commander, communications, operations, ...)
+                                      to someone, or list who holds each
+  sev N                  change the severity (1 critical .. 4 low)
+  stats [7d|30d|90d]     time to acknowledge, mitigate and resolve; fix outcomes
   escalate LEVEL | onit LEVEL        escalate now, or acknowledge a nudge without escalating
   flag NAME              report security-suspected, data-loss or customer-escalations
   snooze escalation|reminder [MIN]   snooze nudges (default 10 minutes);  mute | unmute reminders
   timeline               everything that happened, in order
-  open PLAYBOOK SERVICE [SUMMARY]   open an incident;  list / use ID   switch incidents
+  open PLAYBOOK SERVICE [--sev N] [SUMMARY]   open an incident;  list / use ID   switch incidents
   resolve [ROOT CAUSE] [-- RESOLUTION]   resolve and print the post-incident document
   checklist              the post-incident checklist (works after resolve)
   check KEY | uncheck KEY | owner KEY NAME   tick, untick or assign an item, e.g. within-24h.0
@@ -92,7 +98,8 @@ class Console:
             "escalate": self._escalate, "onit": self._on_it, "snooze": self._snooze,
             "mute": self._mute, "unmute": self._unmute, "checklist": self._checklist,
             "check": self._check, "uncheck": self._uncheck, "owner": self._owner,
-            "flag": self._flag,
+            "flag": self._flag, "role": self._role, "roles": self._roles, "sev": self._sev,
+            "stats": self._stats,
         }  # fmt: skip
 
     def say(self, message: str) -> None:
@@ -270,10 +277,37 @@ class Console:
     async def _timeline(self, args: list[str]) -> None:
         self.say(text.render_timeline(await self.current()))
 
+    async def _role(self, args: list[str]) -> None:
+        if len(args) != 2:
+            raise InvalidRequest("usage: role ROLE @USER (see `roles`)")
+        incident = await self.engine.assign_role(
+            (await self.current()).id, args[0], args[1], self.actor
+        )
+        self.say(f"{incident.id}: {incident.timeline[-1].text}")
+
+    async def _roles(self, args: list[str]) -> None:
+        incident = await self.current()
+        for seat in seats(incident, self.engine.playbook_for(incident)):
+            self.say(f"  {seat.title:<22} {seat.holder or 'unassigned'}")
+
+    async def _sev(self, args: list[str]) -> None:
+        incident = await self.engine.set_severity(
+            (await self.current()).id, _one(args, "sev N (1 critical .. 4 low)"), self.actor
+        )
+        self.say(f"{incident.id}: {incident.timeline[-1].text}")
+
+    async def _stats(self, args: list[str]) -> None:
+        if len(args) > 1:
+            raise InvalidRequest("usage: stats [7d|30d|90d]")
+        self.say(text.render_stats(await self.engine.stats(args[0] if args else None)))
+
     async def _open(self, args: list[str]) -> None:
+        args, severity = split_severity(args)
         if len(args) < 2:
-            raise InvalidRequest("usage: open PLAYBOOK SERVICE [SUMMARY]")
-        incident = await self.engine.open(args[0], args[1], self.actor, " ".join(args[2:]))
+            raise InvalidRequest("usage: open PLAYBOOK SERVICE [--sev N] [SUMMARY]")
+        incident = await self.engine.open(
+            args[0], args[1], self.actor, " ".join(args[2:]), severity
+        )
         self.incident_id = incident.id
         self.say(f"Opened {incident.id}.")
         await self.show_overview()
@@ -455,6 +489,12 @@ class ConsoleNotifier:
             f"\n!! {incident.id}: time to escalate to level {level.level} ({level.title}); "
             f"notify {who}{' (late: the bot was down when this was due)' if late else ''}.\n"
             f"   `escalate {level.level}`, `onit {level.level}` or `snooze escalation 10`"
+        )
+
+    async def commander_needed(self, incident: Incident, late: bool) -> None:
+        self.console.say(
+            f"\n!! {incident.id} has no commander: who is leading? "
+            "`commander` to take it, or `role commander @USER`"
         )
 
     async def status_reminder(self, incident: Incident, late: bool) -> None:

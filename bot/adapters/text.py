@@ -6,7 +6,9 @@ from bot.engine.headline import Headline
 from bot.engine.incident import Approval, Incident, StepRun
 from bot.engine.outcome import fix_outcome
 from bot.engine.root_causes import CauseMatch
+from bot.engine.stats import Spread, Stats
 from bot.executors.base import CheckResult, Preview
+from bot.playbooks.duration import humanize
 from bot.playbooks.models import (
     CommunicationStep,
     DiagnosticStep,
@@ -45,7 +47,40 @@ def render_headline(h: Headline) -> str:
         + (f" | approvals waiting: {h.pending_approvals}" if h.pending_approvals else "")
         + (f"\n   fixes: {h.fixes}" if h.fixes else "")
         + (f"\n   escalates on: {', '.join(f'flag {f}' for f in h.flags)}" if h.flags else "")
+        + _roles_line(h)
     )
+
+
+def _roles_line(h: Headline) -> str:
+    """The roles besides the commander (shown above), once anyone holds one."""
+    others = [seat for seat in h.roles if seat.id != "commander"]
+    if not any(seat.holder for seat in others):
+        return ""
+    return "\n   roles: " + ", ".join(f"{s.title} {s.holder or 'unassigned'}" for s in others)
+
+
+def _took(spread: Spread) -> str:
+    if spread.median is None or spread.p90 is None:
+        return "-"
+    return f"{humanize(spread.median)} / {humanize(spread.p90)} (n={spread.count})"
+
+
+def render_stats(stats: Stats) -> str:
+    """Medians and p90s of the response times, and fix outcomes, per playbook and service."""
+    head = f"Incidents opened in the last {stats.window} (since {stats.since:%Y-%m-%d %H:%M} UTC)"
+    if not stats.total.opened:
+        return head + ": none."
+    lines = [head + "; times are median / p90 (n = incidents that got there):"]
+    for group in [*stats.groups, stats.total]:
+        name = "all" if group is stats.total else f"{group.playbook} · {group.service}"
+        fixes = ", ".join(f"{k} {v}" for k, v in group.fixes.items()) or "none"
+        lines += [
+            f"  {name}: {group.opened} opened",
+            f"    acknowledge {_took(group.acknowledge)} | mitigate {_took(group.mitigate)} | "
+            f"resolve {_took(group.resolve)}",
+            f"    fixes: {fixes}",
+        ]
+    return "\n".join(lines)
 
 
 def _state(step: Step, incident: Incident) -> str:

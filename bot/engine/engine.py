@@ -9,19 +9,31 @@ from bot.engine.escalation import EscalationFlow
 from bot.engine.incident import BOT, Actor, Incident
 from bot.engine.recovery import RecoveryFlow
 from bot.engine.redaction import redact_incident
+from bot.engine.roles import RoleFlow
+from bot.engine.severity import SeverityFlow, parse_severity, severity_label, update_interval
+from bot.engine.stats import Stats, incident_stats, observe_resolved
 from bot.errors import InvalidRequest, NotFound
 from bot.logs import working_on
 from bot.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED
 from bot.store.base import Record
 
 
-class Engine(DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow):
+class Engine(
+    DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow, RoleFlow, SeverityFlow
+):
     """Opens, walks and resolves incidents; each concern lives in its own module."""
 
     async def open(
-        self, playbook_id: str, service: str, opened_by: Actor, summary: str = ""
+        self,
+        playbook_id: str,
+        service: str,
+        opened_by: Actor,
+        summary: str = "",
+        severity: str | None = None,
     ) -> Incident:
+        """Open an incident at `severity` (1-4 or its name), else the playbook's default."""
         playbook = self.playbook(playbook_id)
+        chosen = parse_severity(severity) if severity is not None else playbook.severity
         binding = self.config.binding(service)
         if binding.playbooks and playbook.id not in binding.playbooks:
             raise InvalidRequest(
@@ -41,15 +53,19 @@ class Engine(DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow):
             playbook_id=playbook.id,
             service=service,
             summary=summary.strip()[:500],
-            severity=playbook.severity,
+            severity=chosen,
             opened_at=now,
             opened_by=opened_by.label,
         )
+        run_as = self.playbook_for(incident)
+        incident.status_update_seconds = update_interval(
+            self.config, chosen, run_as
+        ).total_seconds()
         incident.record(
             now,
             opened_by,
             "opened",
-            f"{playbook.title} for {service}"
+            f"{playbook.title} for {service} at {severity_label(chosen)}"
             + (f": {incident.summary}" if incident.summary else ""),
         )
         redact_incident(incident)
@@ -61,9 +77,11 @@ class Engine(DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow):
     async def claim_commander(self, incident_id: str, actor: Actor) -> Incident:
         def change(incident: Incident) -> None:
             self._require_open(incident)
+            before = incident.commander
             incident.commander = actor.label
+            handed = f" (handed over from {before})" if before and before != actor.label else ""
             incident.record(
-                self.clock(), actor, "commander", f"{actor.label} is incident commander"
+                self.clock(), actor, "commander", f"{actor.label} is incident commander{handed}"
             )
 
         return (await self._mutate(incident_id, change, actor))[0]
@@ -107,6 +125,7 @@ class Engine(DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow):
         resolved = (await self._mutate(incident_id, change, actor))[0]
         crash_point("resolved")
         INCIDENTS_RESOLVED.inc(playbook=resolved.playbook_id)
+        observe_resolved(resolved)
         return resolved
 
     async def set_links(self, incident_id: str, links: dict[str, str]) -> Incident:
@@ -124,3 +143,7 @@ class Engine(DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow):
             incident.record(self.clock(), actor, event, text.strip()[:500])
 
         return (await self._mutate(incident_id, change, actor))[0]
+
+    async def stats(self, window: str | None = None) -> Stats:
+        """Response times and fix outcomes of incidents opened within the window (7d, 30d, 90d)."""
+        return incident_stats(await self.list_incidents(None), window, self.clock())

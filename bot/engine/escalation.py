@@ -8,7 +8,7 @@ from typing import Literal, get_args
 from bot.engine.audience import outside_updates
 from bot.engine.core import EngineCore
 from bot.engine.incident import BOT, Actor, Incident, Mark, TimerKind
-from bot.engine.timers import Timer, pending_timers, progress
+from bot.engine.timers import Timer, armed_timers, progress
 from bot.errors import InvalidRequest
 from bot.playbooks.models import Flag
 
@@ -144,7 +144,7 @@ class EscalationFlow(EngineCore):
             self._require_open(incident)
             now = self.clock()
             playbook = self.playbook_for(incident)
-            timer = next((t for t in pending_timers(incident, playbook) if t.key == key), None)
+            timer = next((t for t in armed_timers(incident, playbook) if t.key == key), None)
             if timer is None:
                 raise InvalidRequest(f"timer {key} of {incident.id} is no longer pending")
             incident.timers.fired.append(key)
@@ -152,6 +152,9 @@ class EscalationFlow(EngineCore):
             if timer.level is not None:
                 event = "escalation-due"
                 what = f"escalation to level {timer.level.level} ({timer.level.title}) is due"
+            elif timer.kind == "commander":
+                event = "commander-prompt"
+                what = "no commander yet: the room is asked to confirm one"
             else:
                 incident.timers.last_reminder_at = now
                 event = "status-reminder"

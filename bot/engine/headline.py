@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.engine.incident import Incident
 from bot.engine.outcome import fixes_line
+from bot.engine.roles import Seat, seats
 from bot.engine.timers import next_escalation as next_escalation_text
 from bot.engine.timers import raisable_flags
 from bot.playbooks.duration import humanize
@@ -32,6 +33,8 @@ class Headline:
     fixes: str = ""
     # Flags a responder may raise to escalate ("security-suspected"), as buttons or commands.
     flags: tuple[str, ...] = ()
+    # Every role and who holds it, the commander first.
+    roles: tuple[Seat, ...] = ()
 
 
 def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
@@ -62,4 +65,5 @@ def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
         ),
         fixes=fixes_line(list(incident.approvals.values())),
         flags=tuple(raisable_flags(incident, playbook)),
+        roles=tuple(seats(incident, playbook)),
     )

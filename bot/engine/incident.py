@@ -121,7 +121,8 @@ class TimelineEntry(BaseModel):
     step_id: str | None = None
 
 
-TimerKind = Literal["escalation", "reminder"]
+# commander: the room asked to confirm one when nobody has been named in time.
+TimerKind = Literal["escalation", "reminder", "commander"]
 
 
 class Mark(BaseModel):
@@ -169,6 +170,10 @@ class Incident(BaseModel):
     opened_at: datetime
     opened_by: str
     commander: str | None = None
+    # Role id -> who holds it (a Slack user id or a console name); the commander lives above.
+    roles: dict[str, str] = Field(default_factory=dict)
+    # From the config's severity policy when set; else the playbook's status_update_interval.
+    status_update_seconds: float | None = None
     stage_index: int = 0
     acknowledged_at: datetime | None = None
     mitigated_at: datetime | None = None

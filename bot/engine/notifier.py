@@ -28,6 +28,10 @@ class Notifier(Protocol):
         """A status update is due: remind the incident's room."""
         ...
 
+    async def commander_needed(self, incident: Incident, late: bool) -> None:
+        """Open a while with no commander: ask the room to confirm one."""
+        ...
+
     async def fix_interrupted(self, interruption: Interruption) -> None:
         """A fix was cut short by a crash: say what the target shows, offer the fresh approval."""
         ...

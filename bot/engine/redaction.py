@@ -19,6 +19,7 @@ def redact_incident(incident: Incident, stored: tuple[int, int] = (0, 0)) -> Non
     incident.resolution = redact(incident.resolution)
     for done in incident.manual_done.values():
         done.note = redact(done.note)
+    incident.roles = {role: redact(holder) for role, holder in incident.roles.items()}
     for item in incident.checklist.values():
         item.owner = redact(item.owner)
     for update in incident.status_updates[stored[1] :]:

@@ -23,7 +23,7 @@ from bot.engine.lease import LEASE_S
 from bot.engine.metric_watch import MetricWatch
 from bot.engine.notifier import Notifier
 from bot.engine.recovery import unfinished
-from bot.engine.timers import Timer, pending_timers
+from bot.engine.timers import Timer, armed_timers
 from bot.errors import BotError, InvalidRequest
 from bot.logs import working_on
 from bot.metrics import TIMER_LATENESS
@@ -182,7 +182,7 @@ class Scheduler:
         if not self._scheduler.running:
             return
         try:
-            timers = pending_timers(incident, self.engine.playbook_for(incident))
+            timers = armed_timers(incident, self.engine.playbook_for(incident))
         except BotError as exc:
             log.warning("timers of %s not armed: %s", incident.id, exc)
             timers = []
@@ -274,6 +274,8 @@ class Scheduler:
         if timer.level is not None:
             contacts = self.engine.config.contact(timer.level.level, timer.level.title)
             await self.notifier.escalation_due(incident, timer.level, contacts, late)
+        elif timer.kind == "commander":
+            await self.notifier.commander_needed(incident, late)
         else:
             await self.notifier.status_reminder(incident, late)
 
@@ -297,7 +299,7 @@ class Scheduler:
 
 
 def _pending(incident: Incident, playbook: Playbook, key: str) -> Timer | None:
-    return next((t for t in pending_timers(incident, playbook) if t.key == key), None)
+    return next((t for t in armed_timers(incident, playbook) if t.key == key), None)
 
 
 def _claim(incident_id: str, key: str) -> str:

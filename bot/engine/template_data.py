@@ -9,6 +9,8 @@ from bot.config import Config
 from bot.engine import checklist
 from bot.engine.incident import Incident
 from bot.engine.outcome import NOT_RUN, fix_outcome
+from bot.engine.roles import seats
+from bot.engine.severity import severity_label
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
 
@@ -64,9 +66,22 @@ def template_context(
             "duration": humanize(end - incident.opened_at),
             "time_to_acknowledge": _since(incident.opened_at, incident.acknowledged_at),
             "time_to_mitigate": _since(incident.opened_at, incident.mitigated_at),
+            "time_to_resolve": _since(incident.opened_at, incident.resolved_at),
+            "severity_label": severity_label(incident.severity),
             "root_cause": incident.root_cause,
             "resolution": incident.resolution,
         },
+        # Every role but the commander (above), and each handover as the timeline has it.
+        "roles": [
+            {"title": seat.title, "holder": seat.holder}
+            for seat in seats(incident, playbook)
+            if seat.id != "commander"
+        ],
+        "handovers": [
+            {"at": _stamp(e.at), "by": e.actor, "text": e.text}
+            for e in incident.timeline
+            if e.event == "role"
+        ],
         "playbook": {"id": playbook.id, "title": playbook.title, "impact": playbook.impact},
         "update_interval": humanize(playbook.status_update_interval),
         "eta": eta,

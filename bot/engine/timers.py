@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.engine.audience import outside_updates
 from bot.engine.incident import Incident, TimerKind
 from bot.engine.outcome import fix_outcome
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import EscalationLevel, Playbook
+
+# Open this long with nobody in command, the room is asked to confirm a commander.
+COMMANDER_PROMPT = timedelta(minutes=5)
+COMMANDER_KEY = "commander-prompt"
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,10 @@ def reminder_timer(incident: Incident, playbook: Playbook) -> Timer | None:
     last = [incident.opened_at, *(u.posted_at for u in outside_updates(incident)[-1:])]
     if state.last_reminder_at is not None:
         last.append(state.last_reminder_at)
-    due = max(last) + playbook.status_update_interval
+    interval = playbook.status_update_interval
+    if incident.status_update_seconds is not None:
+        interval = timedelta(seconds=incident.status_update_seconds)
+    due = max(last) + interval
     snooze = state.snoozed_until.get("reminder")
     snoozed = snooze is not None and snooze > due
     if snooze is not None and snoozed:
@@ -103,8 +110,15 @@ def reminder_timer(incident: Incident, playbook: Playbook) -> Timer | None:
     return None if key in state.fired else Timer(key, "reminder", due, None, snoozed)
 
 
+def commander_timer(incident: Incident) -> Timer | None:
+    """Asking the room to confirm a commander, once, if none is named in time."""
+    if incident.commander or COMMANDER_KEY in incident.timers.fired:
+        return None
+    return Timer(COMMANDER_KEY, "commander", incident.opened_at + COMMANDER_PROMPT)
+
+
 def pending_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
-    """Every timer still to fire, soonest first; none once the incident is resolved."""
+    """Every nudge still to fire, soonest first; none once the incident is resolved."""
     if incident.status != "open":
         return []
     found = escalation_timers(incident, playbook)
@@ -112,6 +126,13 @@ def pending_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
     if reminder is not None:
         found.append(reminder)
     return sorted(found, key=lambda t: (t.due, t.key))
+
+
+def armed_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
+    """What the scheduler arms: the nudges, and the commander prompt while it is still due."""
+    found = pending_timers(incident, playbook)
+    commander = commander_timer(incident) if incident.status == "open" else None
+    return sorted([*found, commander] if commander else found, key=lambda t: (t.due, t.key))
 
 
 def next_escalation(incident: Incident, playbook: Playbook, now: datetime) -> str:

@@ -239,6 +239,21 @@ class Checklist(_Model):
     cause: Slug | None = None
 
 
+# Every incident has these; a playbook's `roles:` adds its own (a scribe, a liaison).
+BUILTIN_ROLES: dict[str, str] = {
+    "commander": "commander",
+    "communications": "communications lead",
+    "operations": "operations lead",
+}
+
+
+class Role(_Model):
+    """A role the runbook names beyond the built-in three, assigned like them."""
+
+    id: Slug
+    title: str = Field(min_length=1, max_length=40)
+
+
 class Playbook(_Model):
     id: Slug
     title: str
@@ -259,6 +274,24 @@ class Playbook(_Model):
     post_incident_document: str = Field(
         default="post-incident.md.j2", pattern=r"^[A-Za-z0-9_./-]+\.j2$"
     )
+    # Roles beyond commander, communications lead and operations lead (a scribe, a liaison),
+    # each assigned from the headline like them; an id may not repeat a built-in one.
+    roles: list[Role] = Field(default_factory=list, max_length=7)
+
+    @model_validator(mode="after")
+    def _roles_are_distinct(self) -> Playbook:
+        seen = set(BUILTIN_ROLES)
+        for role in self.roles:
+            if role.id in seen:
+                raise ValueError(
+                    f"role '{role.id}' is already defined (built in: {', '.join(BUILTIN_ROLES)})"
+                )
+            seen.add(role.id)
+        return self
+
+    def role_titles(self) -> dict[str, str]:
+        """Every role of an incident run with this playbook, id -> title, built-in ones first."""
+        return {**BUILTIN_ROLES, **{role.id: role.title for role in self.roles}}
 
     @model_validator(mode="after")
     def _escalation_fires(self) -> Playbook:

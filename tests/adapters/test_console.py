@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.console import Console
+from bot.adapters.console import Console, ConsoleNotifier
 from bot.app import build_executors
 from bot.config import Config, ServiceBinding
 from bot.engine.engine import Engine
@@ -56,3 +56,17 @@ async def test_an_apostrophe_in_free_text_is_a_letter(console: tuple[Console, io
     assert resolved.root_cause == "the pool didn't reconnect"
     assert resolved.resolution == "restarted the api"
     assert "error:" not in out.getvalue()
+
+
+async def test_the_commander_prompt_is_printed_with_what_to_type(
+    console: tuple[Console, io.StringIO],
+) -> None:
+    shell, out = console
+    await shell.execute("open api-down-compose api --sev 3")
+    incident = await shell.current()
+    assert incident.severity == "medium"
+    await ConsoleNotifier(shell).commander_needed(incident, False)
+    assert out.getvalue().splitlines()[-1] == (
+        f"!! {incident.id} has no commander: who is leading? "
+        "`commander` to take it, or `role commander @USER`"
+    )

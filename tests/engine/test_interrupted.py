@@ -27,6 +27,9 @@ class Told:
     async def status_reminder(self, *args: object) -> None:
         pass
 
+    async def commander_needed(self, *args: object) -> None:
+        pass
+
     async def fix_interrupted(self, interruption: Interruption) -> None:
         self.interruptions.append(interruption)
 

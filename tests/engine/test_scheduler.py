@@ -103,6 +103,9 @@ class Recorder:
     async def status_reminder(self, incident: Incident, late: bool) -> None:
         self.nudges.append(Nudge("reminder", incident.id, incident.timers.fired[-1], late))
 
+    async def commander_needed(self, incident: Incident, late: bool) -> None:
+        self.nudges.append(Nudge("commander", incident.id, incident.timers.fired[-1], late))
+
     async def fix_interrupted(self, interruption: Interruption) -> None:
         self.interrupted.append(interruption)
 
@@ -335,6 +338,10 @@ class Printer:
     async def status_reminder(self, incident, late):
         key = incident.timers.fired[-1]
         say(kind="reminder", incident=incident.id, key=key, late=late)
+
+    async def commander_needed(self, incident, late):
+        key = incident.timers.fired[-1]
+        say(kind="commander", incident=incident.id, key=key, late=late)
 
 
 async def main():

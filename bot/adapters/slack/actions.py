@@ -31,11 +31,14 @@ RAISE_FLAG = "rb.raise_flag"
 # The post-incident checklist: its checkboxes and owner pickers; both act after resolving.
 CHECKLIST = "rb.checklist"
 CHECKLIST_OWNER = "rb.checklist_owner"
+# The headline's user picker per role (its block carries the role) and its severity menu.
+ROLE = "rb.role"
+SEVERITY = "rb.severity"
 ALL = (
     RUN_STAGE, RUN_STEP, REQUEST_FIX, FIX_CHOICE, APPROVE, DENY, MARK_DONE, VERIFY, STATUS_MODAL,
     ADVANCE,
     COMMANDER, RESOLVE, ESCALATE_NOW, ON_IT, SNOOZE_ESCALATION, SNOOZE_REMINDER, MUTE_REMINDERS,
-    CHECKLIST, CHECKLIST_OWNER, RAISE_FLAG,
+    CHECKLIST, CHECKLIST_OWNER, RAISE_FLAG, ROLE, SEVERITY,
 )  # fmt: skip
 
 # Modals (callback ids) and the inputs inside them.
@@ -59,6 +62,7 @@ class ButtonValue:
     level: int = -1
     choice: int = -1
     flag: str = ""
+    role: str = ""
 
     def encode(self) -> str:
         data = {
@@ -69,6 +73,7 @@ class ButtonValue:
             "l": self.level,
             "c": self.choice,
             "f": self.flag,
+            "r": self.role,
         }
         return json.dumps(
             {k: v for k, v in data.items() if v not in ("", -1)}, separators=(",", ":")
@@ -89,6 +94,7 @@ class ButtonValue:
                 level=int(data.get("l", -1)),
                 choice=int(data.get("c", -1)),
                 flag=str(data.get("f", "")),
+                role=str(data.get("r", "")),
             )
         except (ValueError, KeyError, TypeError):
             raise InvalidRequest("this button's data is not valid; use /incident status") from None

@@ -17,6 +17,7 @@ from bot.config import Config
 from bot.engine.engine import Engine
 from bot.engine.headline import Headline, headline
 from bot.engine.incident import Incident
+from bot.engine.severity import invited
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Rooms:
             # An alert opens incidents on no one's behalf: there is nobody to invite.
             if channel_mode and opener[:1] in ("U", "W") and opener.isalnum():
                 await self._invite(incident.links[CHANNEL], opener)
+            await self.invite_for_severity(incident)
             message = blocks.headline_message(self._headline(incident))
             headline_ts = await self.post(incident, message)
             await self._pin(incident.links[CHANNEL], headline_ts)
@@ -115,6 +117,28 @@ class Rooms:
         except SlackApiError as exc:
             if api_error(exc) not in ("already_in_channel", "cant_invite_self"):
                 raise
+
+    async def invite_for_severity(self, incident: Incident) -> None:
+        """Invite the config's user groups and users for the incident's severity to its channel;
+        a group that cannot be read or a user who cannot be invited is logged, never fatal."""
+        if self.config.channels.mode != "channel" or CHANNEL not in incident.links:
+            return
+        users: list[str] = []
+        for who in invited(self.config, incident.severity):
+            if who.startswith("S"):
+                try:
+                    response = await self.client.usergroups_users_list(usergroup=who)
+                except SlackApiError as exc:
+                    log.warning("cannot read user group %s: %s", who, api_error(exc))
+                    continue
+                users += [str(u) for u in response.get("users") or []]
+            else:
+                users.append(who)
+        for user in dict.fromkeys(users):
+            try:
+                await self._invite(incident.links[CHANNEL], user)
+            except SlackApiError as exc:
+                log.warning("could not invite %s to %s: %s", user, incident.id, api_error(exc))
 
     async def _join(self, channel: str) -> None:
         try:

@@ -1,4 +1,4 @@
-"""`/incident`: open, list, status, resolve, timeline, help."""
+"""`/incident`: open, list, status, resolve, timeline, stats, help."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.adapters.slack import room_repair
-from bot.adapters.slack.context import SlackContext, text_message
+from bot.adapters.slack.context import SlackContext, markup_message, text_message
 from bot.adapters.slack.rendering import blocks, modals
 from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.scope import in_its_room
+from bot.adapters.text import render_stats
 from bot.engine.headline import headline
 from bot.engine.incident import Incident
-from bot.errors import BotError
+from bot.engine.severity import split_severity
+from bot.errors import BotError, InvalidRequest
 
 # Slack sends at most a few thousand characters; anything past this is not a summary.
 MAX_COMMAND_TEXT = 2000
@@ -48,10 +50,24 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 incidents, ctx.engine.playbooks, ctx.engine.clock(), notes
             )
             await _ack_message(ack, message)
+        elif sub == "stats":
+            await _ack_message(ack, await _stats(ctx, words[1:]))
         elif sub in ("status", "timeline", "resolve"):
             await _ack_about_incident(ack, ctx, sub, words[1:], user, channel, command)
         else:
             await _open(ack, respond, ctx, words, user, channel)
+
+
+async def _stats(ctx: SlackContext, args: list[str]) -> Message:
+    """Response times and fix outcomes, for the one who asked."""
+    try:
+        if len(args) > 1:
+            raise InvalidRequest("usage: /incident stats [7d|30d|90d]")
+        stats = await ctx.engine.stats(args[0] if args else None)
+    except BotError as exc:
+        return blocks_error(str(exc))
+    # Playbook and service names are the operators' own; still only text in a code block.
+    return markup_message(f"```{escape(render_stats(stats))}```")
 
 
 async def _ack_about_incident(
@@ -127,7 +143,12 @@ async def _open(
     user: str,
     channel: str,
 ) -> None:
-    playbook_id = words[0].lower()
+    try:
+        words, severity = split_severity(words)
+    except BotError as exc:
+        await _ack_message(ack, blocks_error(str(exc)))
+        return
+    playbook_id = words[0].lower() if words else ""
     services = sorted(ctx.config.services)
     if playbook_id not in ctx.engine.playbooks:
         await _ack_message(ack, _help(ctx, f"There is no playbook '{playbook_id[:40]}'."))
@@ -146,7 +167,7 @@ async def _open(
 
     async def work() -> None:
         actor = await ctx.identities.actor(user)
-        incident = await ctx.engine.open(playbook_id, service, actor, summary)
+        incident = await ctx.engine.open(playbook_id, service, actor, summary, severity)
         incident = await room_repair.open_room(ctx.rooms, incident, user, channel)
         await respond(
             response_type="ephemeral",

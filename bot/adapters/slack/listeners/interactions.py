@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.adapters.slack import actions, room_repair
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message, text_message
-from bot.adapters.slack.listeners import checklists, flags, nudges
+from bot.adapters.slack.listeners import checklists, flags, nudges, roles
 from bot.adapters.slack.listeners.views import open_status_modal
 from bot.adapters.slack.rendering import blocks, modals
 from bot.adapters.slack.rendering.escape import escape
@@ -44,6 +44,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         actions.SNOOZE_ESCALATION: _snooze_escalation,
         actions.SNOOZE_REMINDER: _snooze_reminder,
         actions.MUTE_REMINDERS: _mute_reminders,
+        actions.ROLE: roles.assign,
+        actions.SEVERITY: roles.severity,
     }
     handlers.update({flag_action(flag): flags.raise_flag for flag in FLAGS})
     for action_id, handler in handlers.items():
@@ -74,8 +76,13 @@ def _listener(ctx: SlackContext, action_id: str, handler: Click) -> Callable[...
 
         async def work() -> None:
             clicked = (body.get("actions") or [{}])[0]
-            # A button carries its value; a select carries it on the option picked.
-            raw = clicked.get("value") or (clicked.get("selected_option") or {}).get("value")
+            # A button carries its value; a select carries it on the option picked; a user
+            # picker has neither, so its block's id carries it.
+            raw = (
+                clicked.get("value")
+                or (clicked.get("selected_option") or {}).get("value")
+                or clicked.get("block_id")
+            )
             value = ButtonValue.decode(raw)
             incident = await ctx.engine.get(value.incident)
             incident = await room_repair.ensure_room(ctx.rooms, incident)

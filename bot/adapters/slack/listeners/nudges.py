@@ -67,6 +67,12 @@ class SlackNotifier:
         if in_room is not None:
             await self.ctx.rooms.post(in_room, message)
 
+    async def commander_needed(self, incident: Incident, late: bool) -> None:
+        message = commander_message(incident, late, self.ctx)
+        in_room = await room_repair.room_or_hold(self.ctx, incident, message)
+        if in_room is not None:
+            await self.ctx.rooms.post(in_room, message)
+
     async def fix_interrupted(self, interruption: Interruption) -> None:
         """Says so in the room, closes the old approval's buttons and posts the fresh one."""
         incident, old = interruption.incident, interruption.approval
@@ -131,6 +137,22 @@ def reminder_message(incident: Incident, late: bool, ctx: SlackContext) -> Messa
         button("Mute reminders", actions.MUTE_REMINDERS, value),
     )
     return Message(text=f"{incident.id}: a status update is due", blocks=blocks)
+
+
+def commander_message(incident: Incident, late: bool, ctx: SlackContext) -> Message:
+    """Asks the room to confirm a commander: take it, or pick someone in the headline."""
+    open_for = humanize(ctx.engine.clock() - incident.opened_at)
+    late_note = " _(late: the bot was down when this was due)_" if late else ""
+    text = (
+        f":bust_in_silhouette: *{escape(incident.id)}* has been open for {open_for} with no "
+        f"incident commander. Who is leading? Take it, or pick someone in the pinned headline."
+        f"{late_note}"
+    )
+    blocks: list[Block] = [section(text)]
+    blocks += actions_block(
+        button("I'll command", actions.COMMANDER, ButtonValue(incident.id), style="primary")
+    )
+    return Message(text=f"{incident.id}: no incident commander yet", blocks=blocks)
 
 
 async def escalate_now(ctx: SlackContext, incident: Incident, level: int, actor: Actor) -> None:

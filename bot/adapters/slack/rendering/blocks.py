@@ -27,6 +27,7 @@ from bot.adapters.slack.rendering.parts import (
     header,
     section,
 )
+from bot.adapters.slack.rendering.role_blocks import role_pickers, roles_line, severity_menu
 from bot.adapters.slack.rendering.run_blocks import (
     approval_message,
     output_is_long,
@@ -35,6 +36,7 @@ from bot.adapters.slack.rendering.run_blocks import (
 from bot.adapters.slack.rendering.stage_blocks import stage_messages
 from bot.engine.headline import Headline
 from bot.engine.incident import Incident
+from bot.engine.severity import severity_label
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
 from bot.redact import redact
@@ -53,8 +55,9 @@ __all__ = [
 ]
 
 USAGE = (
-    "`/incident PLAYBOOK [SERVICE] [SUMMARY]` open an incident\n"
+    "`/incident PLAYBOOK [SERVICE] [--sev N] [SUMMARY]` open an incident (severity 1 to 4)\n"
     "`/incident list` open incidents\n"
+    "`/incident stats [7d|30d|90d]` response times and fix outcomes (medians, p90)\n"
     "`/incident status` this incident's headline and current stage\n"
     "`/incident resolve` resolve this incident\n"
     "`/incident timeline` everything that happened, as a file\n"
@@ -69,7 +72,7 @@ def headline_message(h: Headline, *, resolved: bool = False, read_only: bool = F
     icon = SEVERITY.get(h.severity, ":red_circle:")
     pairs = [
         ("Status", escape(h.status)),
-        ("Severity", f"{icon} {escape(h.severity)}"),
+        ("Severity", f"{icon} {escape(severity_label(h.severity))}"),
         ("Commander", "unclaimed" if h.commander == "unclaimed" else mention(h.commander)),
         ("Open for", escape(h.elapsed)),
         (f"Stage {h.stage_number}/{h.stage_count}", escape(h.stage)),
@@ -86,8 +89,12 @@ def headline_message(h: Headline, *, resolved: bool = False, read_only: bool = F
             button("Status update", STATUS_MODAL, value, "primary"),
             button("Claim commander", COMMANDER, value),
             button("Resolve", RESOLVE, value),
+            severity_menu(h),
         )
         blocks += flag_buttons(h.incident_id, h.flags)
+        blocks += role_pickers(h)
+    else:
+        blocks += roles_line(h)
     text = (
         f"{escape(h.incident_id)} {escape(h.title)} ({escape(h.service)}): {escape(h.status)}, "
         f"severity {escape(h.severity)}, stage {h.stage_number}/{h.stage_count}"
@@ -152,7 +159,8 @@ def announcement_message(incident: Incident, playbook: Playbook, room: str) -> M
     icon = SEVERITY.get(incident.severity, ":red_circle:")
     summary = f": {shorten(incident.summary, 1000)}" if incident.summary else ""
     text = (
-        f"{icon} *{escape(incident.severity)}* *{escape(incident.id)}* {escape(playbook.title)} "
+        f"{icon} *{escape(severity_label(incident.severity))}* *{escape(incident.id)}* "
+        f"{escape(playbook.title)} "
         f"({inline_code(incident.service)}) opened by {mention(incident.opened_by)}{summary} "
         f"— join {channel(room)}"
     )
