@@ -69,10 +69,13 @@ async def test_a_revision_picked_from_the_menu_replaces_the_request(
     assert incident.approvals["A1"].state == "denied", "the first request is replaced"
     assert _image(bot, tmp_path) == "ecap/api:2.5.0", "nothing changes before approval"
 
-    approve = [
-        b for b in bot.buttons(channel, actions.APPROVE) if json.loads(b["value"])["a"] == "A2"
-    ][-1]
-    assert await bot.click(approve, user=BOB) == 200
+    def approve_buttons() -> list[dict[str, Any]]:
+        buttons = bot.buttons(channel, actions.APPROVE)
+        return [b for b in buttons if json.loads(b["value"])["a"] == "A2"]
+
+    # The approval is stored before its message is posted; click only once the button is there.
+    await _until(approve_buttons, "the new request's Approve button")
+    assert await bot.click(approve_buttons()[-1], user=BOB) == 200
     await _until(lambda: _image(bot, tmp_path) == "ecap/api:2.3.9", "the rollback to revision 1")
     done = await _approval_when(bot, "A2", lambda a: a.state not in ("approved", "applying"))
     assert done.state == "applied"
