@@ -103,14 +103,15 @@ class RedisProcess:
 
 
 class RedisSentinel:
-    """A primary, one replica and three sentinels watching them, on free loopback ports.
+    """A primary, one replica (or `replicas`) and three sentinels, on free loopback ports.
 
     `url` is the bot's `redis+sentinel://` URL; `kill_primary()` kill -9s the current primary
     and `wait_for_promotion()` waits until the sentinels name a new one.
     """
 
-    def __init__(self, service: str = SERVICE) -> None:
+    def __init__(self, service: str = SERVICE, replicas: int = 1) -> None:
         self.service = service
+        self.replicas = replicas
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._servers: list[RedisProcess] = []
         self._sentinels: list[RedisProcess] = []
@@ -154,10 +155,13 @@ class RedisSentinel:
             primary = RedisProcess(server, root, "primary", [])
             self._servers.append(primary)
             primary.wait_ready()
-            replica = RedisProcess(server, root, "replica", [f"replicaof 127.0.0.1 {primary.port}"])
-            self._servers.append(replica)
-            replica.wait_ready()
-            self._wait(lambda: "master_link_status:up" in redis_cli(replica.port, "INFO"))
+            for n in range(self.replicas):
+                replica = RedisProcess(
+                    server, root, f"replica-{n}", [f"replicaof 127.0.0.1 {primary.port}"]
+                )
+                self._servers.append(replica)
+                replica.wait_ready()
+            self._wait(self._replicating)
             for n in range(3):
                 watcher = RedisProcess(
                     sentinel,
@@ -179,11 +183,20 @@ class RedisSentinel:
             self.stop()
             raise
 
+    def _replicating(self) -> bool:
+        return all(
+            "master_link_status:up" in redis_cli(replica.port, "INFO", "replication")
+            for replica in self._servers[1:]
+        )
+
     def _settled(self) -> bool:
         for port in self.sentinel_ports:
             info = redis_cli(port, "SENTINEL", "master", self.service).split("\n")
             fields = dict(zip(info[::2], info[1::2], strict=False))
-            if fields.get("num-slaves") != "1" or fields.get("num-other-sentinels") != "2":
+            if (
+                fields.get("num-slaves") != str(self.replicas)
+                or fields.get("num-other-sentinels") != "2"
+            ):
                 return False
         return True
 
@@ -194,6 +207,19 @@ class RedisSentinel:
             if server.port == port:
                 server.kill()
         return port
+
+    def freeze_replicas(self) -> None:
+        """SIGSTOP every live replica: the primary still answers, no replica confirms a write."""
+        primary = self.primary_port()
+        for server in self._servers:
+            if server.port != primary and server.process.poll() is None:
+                server.process.send_signal(signal.SIGSTOP)
+
+    def thaw_replicas(self) -> None:
+        """SIGCONT every replica again."""
+        for server in self._servers:
+            if server.process.poll() is None:
+                server.process.send_signal(signal.SIGCONT)
 
     def wait_for_promotion(self, old_port: int, timeout_s: float = 60.0) -> int:
         """Wait until every sentinel names a primary other than old_port and it takes writes."""
