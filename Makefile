@@ -18,9 +18,10 @@ drill: $(STAMP)
 
 # Real components the tests run against, from Debian's packages: redis-server (the store and
 # the Redis checks), redis-sentinel (the store behind Sentinel, and failover), Prometheus and
-# Alertmanager (the end-to-end alert test), PostgreSQL (the Postgres checks), the Docker engine with busybox-static, from which the Docker tests build
-# their image with `docker import` (no registry is reachable), and debootstrap, from which the
-# image test makes the minimal Debian base the bot's own image is built on. The tests start each.
+# Alertmanager (the end-to-end alert test), PostgreSQL (the Postgres checks), the Docker engine
+# with busybox-static, from which the Docker tests build their image with `docker import` (no
+# registry is reachable), and debootstrap, from which the image test makes the minimal Debian
+# base the bot's own image is built on. The tests start each.
 APT_INSTALL = $(SUDO) apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
