@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from redis.asyncio.cluster import PipelineCommand, RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
@@ -185,10 +186,7 @@ class RedisStore:
         if not self._replicas:
             return await self._call(script(keys=keys, args=args))
         for _ in range(2):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-                pipe.execute_command("WAIT", self._replicas, _WAIT_MS)
-                reply, confirmed = await self._call(pipe.execute(raise_on_error=False))
+            reply, confirmed = await self._call(self._write_and_wait(script, keys, args))
             if isinstance(reply, NoScriptError):
                 # A promoted replica or a restarted server has not seen the script yet.
                 await self._call(self._redis.script_load(script.script))
@@ -203,6 +201,28 @@ class RedisStore:
                 )
             return reply
         raise StoreError("redis store: the server keeps forgetting the bot's scripts")
+
+    async def _write_and_wait(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+    ) -> tuple[Any, Any]:
+        """The script's reply and WAIT's, or the errors in their place; one connection for both,
+        since WAIT counts only the writes of the connection it is sent on."""
+        wait = ("WAIT", self._replicas, _WAIT_MS)
+        evalsha = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        if isinstance(self._redis, RedisCluster):
+            # The cluster client routes a keyless WAIT anywhere: send both to the key's primary.
+            await self._redis.initialize()
+            node = self._redis.get_node_from_key(keys[0])
+            if node is None:
+                raise StoreError(f"redis store: no cluster node serves {keys[0]}")
+            commands = [PipelineCommand(0, *evalsha), PipelineCommand(1, *wait)]
+            await node.execute_pipeline(commands)
+            return commands[0].result, commands[1].result
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.execute_command(*evalsha)
+            pipe.execute_command(*wait)
+            reply, confirmed = await pipe.execute(raise_on_error=False)
+        return reply, confirmed
 
     async def _call(self, pending: Any) -> Any:
         try:

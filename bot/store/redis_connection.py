@@ -65,12 +65,14 @@ def parse(url: str) -> RedisTarget:
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     if mode == "cluster":
-        if replicas:
-            raise ConfigError(
-                "REDIS_URL: replicas= is not supported with redis+cluster (see docs/redis.md)"
-            )
+        # No default wait: a cluster without replicas is common, and would refuse every write.
         return RedisTarget(
-            "cluster", hosts=hosts, username=username, password=password, tls=base == "rediss"
+            "cluster",
+            hosts=hosts,
+            username=username,
+            password=password,
+            tls=base == "rediss",
+            replicas=replicas,
         )
     service = parts.path.strip("/")
     if not service:

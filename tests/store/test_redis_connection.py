@@ -53,6 +53,7 @@ def test_a_cluster_url_names_its_seed_nodes() -> None:
         True,
         0,
     )
+    assert parse("redis+cluster://n1:7000?replicas=1").replicas == 1
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,6 @@ def test_a_cluster_url_names_its_seed_nodes() -> None:
         ("memcached://h:1", "is not one of"),
         ("redis+sentinel://a:1,b:2", "needs the service name"),
         ("redis+sentinel://a:port/m", "is not host:port"),
-        ("redis+cluster://a:1?replicas=1", "not supported with redis+cluster"),
         ("redis://h:1/0?replicas=many", "is not a whole number"),
     ],
 )

@@ -58,3 +58,32 @@ async def test_a_record_write_no_replica_confirms_is_refused_in_one_line(redis_u
     message = str(raised.value)
     assert "not confirmed by 1 replica(s)" in message
     assert "\n" not in message
+
+
+async def test_on_a_cluster_with_replicas_each_record_write_is_confirmed_by_one() -> None:
+    with RedisCluster(replicas=1) as cluster:
+        store = RedisStore(cluster.url + "?replicas=1", f"test-{uuid.uuid4().hex}:")
+        try:
+            for n in range(1, 6):
+                await store.insert(incident(n))
+            moved = await store.replace(incident(3, status="resolved"))
+            assert await store.list("resolved") == [moved]
+            assert [r.id for r in await store.list("open")] == [
+                "INC-0001",
+                "INC-0002",
+                "INC-0004",
+                "INC-0005",
+            ]
+        finally:
+            await store.close()
+
+
+async def test_on_a_cluster_without_replicas_a_write_asked_to_wait_is_refused(
+    redis_cluster: RedisCluster,
+) -> None:
+    store = RedisStore(redis_cluster.url + "?replicas=1", f"test-{uuid.uuid4().hex}:")
+    try:
+        with pytest.raises(StoreError, match=r"not confirmed by 1 replica\(s\)"):
+            await store.insert(incident(1))
+    finally:
+        await store.close()

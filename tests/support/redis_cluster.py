@@ -15,13 +15,14 @@ _START_TIMEOUT_S = 60.0
 
 
 class RedisCluster:
-    """Three cluster-mode redis-servers sharing the 16384 slots, no replicas.
+    """Three cluster-mode redis-servers sharing the 16384 slots; no replicas unless asked.
 
     `url` is the bot's `redis+cluster://` URL naming every node; `ports` lists them.
     """
 
-    def __init__(self, primaries: int = 3) -> None:
+    def __init__(self, primaries: int = 3, replicas: int = 0) -> None:
         self.primaries = primaries
+        self.replicas = replicas
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._nodes: list[RedisProcess] = []
 
@@ -41,7 +42,7 @@ class RedisCluster:
         self._dir = tempfile.TemporaryDirectory(prefix="redis-cluster-test-")
         root = Path(self._dir.name)
         try:
-            for n in range(self.primaries):
+            for n in range(self.primaries * (1 + self.replicas)):
                 node = RedisProcess(
                     server,
                     root,
@@ -64,7 +65,7 @@ class RedisCluster:
                     "create",
                     *(f"127.0.0.1:{port}" for port in self.ports),
                     "--cluster-replicas",
-                    "0",
+                    str(self.replicas),
                     "--cluster-yes",
                 ],
                 capture_output=True,
@@ -81,10 +82,17 @@ class RedisCluster:
     def _wait_ok(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if all("cluster_state:ok" in redis_cli(port, "CLUSTER", "INFO") for port in self.ports):
+            if all(self._serving(port) for port in self.ports):
                 return
             time.sleep(0.1)
-        raise RuntimeError("redis cluster did not reach cluster_state:ok")
+        raise RuntimeError("redis cluster did not reach cluster_state:ok with replicas in sync")
+
+    def _serving(self, port: int) -> bool:
+        if "cluster_state:ok" not in redis_cli(port, "CLUSTER", "INFO"):
+            return False
+        # A replica counts once it has its primary's data, so a write can be confirmed.
+        replication = redis_cli(port, "INFO", "replication")
+        return "role:master" in replication or "master_link_status:up" in replication
 
     def node_of(self, key: str) -> int:
         """Port of the primary serving key's slot."""
