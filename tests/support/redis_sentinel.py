@@ -109,9 +109,12 @@ class RedisSentinel:
     and `wait_for_promotion()` waits until the sentinels name a new one.
     """
 
-    def __init__(self, service: str = SERVICE, replicas: int = 1) -> None:
+    def __init__(
+        self, service: str = SERVICE, replicas: int = 1, down_after_ms: int = DOWN_AFTER_MS
+    ) -> None:
         self.service = service
         self.replicas = replicas
+        self.down_after_ms = down_after_ms
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._servers: list[RedisProcess] = []
         self._sentinels: list[RedisProcess] = []
@@ -169,7 +172,7 @@ class RedisSentinel:
                     f"sentinel-{n}",
                     [
                         f"sentinel monitor {self.service} 127.0.0.1 {primary.port} 2",
-                        f"sentinel down-after-milliseconds {self.service} {DOWN_AFTER_MS}",
+                        f"sentinel down-after-milliseconds {self.service} {self.down_after_ms}",
                         f"sentinel failover-timeout {self.service} {FAILOVER_TIMEOUT_MS}",
                         f"sentinel parallel-syncs {self.service} 1",
                     ],
