@@ -140,6 +140,8 @@ class RedisStore:
             raise ConflictError(f"{record.id} was changed by someone else; reload and retry")
         old_status = str(reply[1])
         if old_status != record.status:
+            # After the write, not atomically with it: sound while an incident's status only
+            # moves forward (open, then resolved); a move back racing this could be dropped.
             await self._call(self._redis.srem(self._index_key(old_status), record.id))
         return Record(record.id, record.status, version, record.body)
 

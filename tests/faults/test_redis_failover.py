@@ -1,4 +1,4 @@
-"""The Redis primary dies behind Sentinel: no acknowledged decision is lost, none is doubled.
+"""The Redis primary dies (Sentinel, Cluster): no acknowledged decision is lost, none doubled.
 
 A real primary with two replicas and three sentinels; the engine's store waits for a replica
 on every record write. The primary is killed (-9) right after an approval; once Sentinel has
@@ -9,6 +9,7 @@ writes stopped is measured and printed.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -24,10 +25,12 @@ from bot.engine.scheduler import Scheduler
 from bot.errors import BotError, InvalidRequest, StoreError
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
+from bot.store import Record, Store
 from bot.store.factory import open_bounded_store
 from bot.templates import TemplateRenderer
 from tests.engine.conftest import Kube
 from tests.engine.test_interrupted import Told
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_sentinel import RedisSentinel
 
 pytestmark = pytest.mark.slow
@@ -170,3 +173,37 @@ async def test_an_approval_no_replica_confirms_is_refused_and_asked_for_again(
     applied = await other.approve(incident.id, interruption.fresh.id, SECOND)
     assert applied.state == "applied"
     assert kube.revision() == revision + 1
+
+
+async def test_on_a_cluster_a_confirmed_record_survives_its_primary_and_writes_resume(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    # Two replicas a primary, so one is left to confirm writes after a failover.
+    with RedisCluster(replicas=2) as cluster:
+        store = open_bounded_store(cluster.url + "?replicas=1", tmp_path / "unused.db")
+        try:
+            await store.insert(Record("INC-0001", "open", 1, json.dumps({"fix": "applied"})))
+            killed_at = time.monotonic()
+            old = cluster.kill_primary_of("runbook-bot:record:{INC-0001}")
+            written = await rewritten(store, "INC-0001", killed_at)
+            failover_s = time.monotonic() - killed_at
+        finally:
+            await store.close()
+        record_property("cluster_failover_s", round(failover_s, 2))
+        print(f"\ncluster failover: first confirmed write {failover_s:.2f} s after kill -9")
+        assert cluster.wait_for_failover(old, "runbook-bot:record:{INC-0001}") != old
+    # The confirmed insert was on the promoted replica: the record moved on from it.
+    assert written.version >= 2
+    assert json.loads(written.body) == {"fix": "applied"}
+
+
+async def rewritten(store: Store, id: str, killed_at: float) -> Record:
+    """The record written again as soon as its slot answers and a replica confirms."""
+    while time.monotonic() < killed_at + PROMOTION_TIMEOUT_S:
+        try:
+            current = await store.load(id)
+            assert current is not None, "the confirmed record was lost"
+            return await store.replace(current)
+        except StoreError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("no write succeeded after the primary was killed")

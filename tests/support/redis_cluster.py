@@ -96,16 +96,42 @@ class RedisCluster:
 
     def node_of(self, key: str) -> int:
         """Port of the primary serving key's slot."""
-        slot = int(redis_cli(self.ports[0], "CLUSTER", "KEYSLOT", key))
-        for line in redis_cli(self.ports[0], "CLUSTER", "NODES").splitlines():
+        alive = [node.port for node in self._nodes if node.process.poll() is None]
+        return self._node_of(key, alive[0])
+
+    def _node_of(self, key: str, asked: int) -> int:
+        slot = int(redis_cli(asked, "CLUSTER", "KEYSLOT", key))
+        for line in redis_cli(asked, "CLUSTER", "NODES").splitlines():
             fields = line.split()
-            if "master" not in fields[2]:
+            if "master" not in fields[2] or "fail" in fields[2]:
                 continue
             for span in fields[8:]:
                 low, _, high = span.partition("-")
                 if low.isdigit() and int(low) <= slot <= int(high or low):
                     return int(fields[1].split("@")[0].rsplit(":", 1)[1])
         raise RuntimeError(f"no node serves slot {slot}")
+
+    def kill_primary_of(self, key: str) -> int:
+        """kill -9 the primary serving key's slot; returns its port."""
+        port = self.node_of(key)
+        for node in self._nodes:
+            if node.port == port:
+                node.kill()
+        return port
+
+    def wait_for_failover(self, old_port: int, key: str, timeout_s: float = 60.0) -> int:
+        """Wait until a live node serves key's slot in place of old_port; returns its port."""
+        deadline = time.monotonic() + timeout_s
+        alive = [node.port for node in self._nodes if node.process.poll() is None]
+        while time.monotonic() < deadline:
+            try:
+                port = self._node_of(key, alive[0])
+            except RuntimeError:
+                port = old_port
+            if port != old_port and all(self._serving(p) for p in alive):
+                return port
+            time.sleep(0.1)
+        raise RuntimeError(f"no replica took over from the primary on port {old_port}")
 
     def stop(self) -> None:
         """Stop every node and remove the data directory."""
