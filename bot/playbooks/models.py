@@ -144,17 +144,15 @@ class Symptom(_Model):
 
     @property
     def specificity(self) -> int:
-        """How much a match says: a named value beats a bound, which beats "anything but"."""
+        """How much a match says: a named value (`equals`, `not_equals`, `contains`) beats a bound.
+
+        A bound (`at_least`, `at_most`) is a judgement ("high memory") that many causes share;
+        every pod showing a symptom says more than one pod showing it.
+        """
         if not self.finding:
             return 0
-        if self.equals is not None or self.contains is not None:
-            narrow = 3
-        elif self.not_equals is not None:
-            narrow = 1
-        else:
-            narrow = 2
-        # Every pod showing it says more than one pod showing it.
-        return narrow + (1 if self.all else 0)
+        bound = self.at_least is not None or self.at_most is not None
+        return (2 if bound else 3) + (1 if self.all else 0)
 
 
 class RootCause(_Model):
