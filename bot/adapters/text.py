@@ -116,7 +116,9 @@ def render_stage(stage: Stage, incident: Incident, number: int, count: int) -> s
     parts += [render_step(step, incident) for step in stage.steps]
     for cause in stage.root_causes:
         parts.append(f"  * Root cause: {cause.title}")
-        parts += [f"      symptom: {s.text}" for s in cause.symptoms]
+        for symptom in cause.symptoms:
+            label = "rules it out" if symptom.rules_out else "symptom"
+            parts.append(f"      {label}: {symptom.text}")
         parts += [render_step(step, incident) for step in cause.steps]
     return "\n".join(parts)
 

@@ -14,6 +14,7 @@ from bot.playbooks.models import (
     DiagnosticStep,
     FixStep,
     Playbook,
+    RootCause,
     Step,
     VerificationStep,
 )
@@ -40,10 +41,7 @@ def semantic_problems(playbook: Playbook, templates: TemplateRenderer) -> Iterat
                 if step_id not in step_ids:
                     loc = ("stages", s, "root_causes", c, "see_also", a)
                     yield loc, f"no step '{step_id}' in this playbook"
-            for y, symptom in enumerate(cause.symptoms):
-                if symptom.step and symptom.step not in step_ids:
-                    loc = ("stages", s, "root_causes", c, "symptoms", y, "step")
-                    yield loc, f"no step '{symptom.step}' in this playbook"
+            yield from _symptoms(playbook, ("stages", s, "root_causes", c), cause)
     cause_ids = {cause.id for cause in playbook.root_causes()}
     for c, found in enumerate(playbook.post_incident):
         if found.cause is not None and found.cause not in cause_ids:
@@ -65,6 +63,23 @@ def semantic_problems(playbook: Playbook, templates: TemplateRenderer) -> Iterat
         )
         if higher.level <= lower.level or earlier:
             yield ("escalation", i + 1), "escalation levels must rise in level and in time"
+
+
+def _symptoms(playbook: Playbook, loc: Loc, cause: RootCause) -> Iterator[tuple[Loc, str]]:
+    for y, symptom in enumerate(cause.symptoms):
+        if not symptom.step:
+            continue
+        found = playbook.find_step(symptom.step)
+        if found is None:
+            yield (*loc, "symptoms", y, "step"), f"no step '{symptom.step}' in this playbook"
+        elif not isinstance(found[1], DiagnosticStep | VerificationStep):
+            yield (
+                (*loc, "symptoms", y, "step"),
+                f"step '{symptom.step}' is a {found[1].kind} step: it reports no findings",
+            )
+    ruling = [y for y, s in enumerate(cause.symptoms) if s.rules_out]
+    if ruling and not any(s.finding and not s.rules_out for s in cause.symptoms):
+        yield (*loc, "symptoms", ruling[0]), "a cause that can only be ruled out is never suggested"
 
 
 def _located_steps(playbook: Playbook) -> Iterator[tuple[Loc, Step]]:

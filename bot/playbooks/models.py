@@ -108,17 +108,24 @@ Step = Annotated[
 class Symptom(_Model):
     """A symptom as the runbook words it, and optionally a predicate over findings.
 
-    Without `finding` it is shown to the responder but never matched automatically.
+    Without `finding` it is shown to the responder but never matched automatically. With
+    `rules_out: true` it is a symptom the cause cannot show: when it holds, the cause is ruled
+    out and not suggested.
     """
 
     text: str
     finding: str | None = None
+    # Only this step's findings count (its latest run); else any step's current findings.
     step: Slug | None = None
     equals: Scalar | None = None
     not_equals: Scalar | None = None
     contains: str | None = None
     at_least: float | None = None
     at_most: float | None = None
+    # Every pod or container one check looked at must show it, not just one of them.
+    all: bool = False
+    # The cause cannot be present with this symptom: when it holds, the cause is not suggested.
+    rules_out: bool = False
 
     @model_validator(mode="after")
     def _one_operator(self) -> Symptom:
@@ -131,7 +138,21 @@ class Symptom(_Model):
             raise ValueError("a symptom with a finding needs exactly one operator")
         if not self.finding and (operators or self.step):
             raise ValueError("an operator needs a finding to test")
+        if not self.finding and (self.all or self.rules_out):
+            raise ValueError("`all` and `rules_out` need a finding to test")
         return self
+
+    @property
+    def specificity(self) -> int:
+        """How much a match says: a named value (`equals`, `not_equals`, `contains`) beats a bound.
+
+        A bound (`at_least`, `at_most`) is a judgement ("high memory") that many causes share;
+        every pod showing a symptom says more than one pod showing it.
+        """
+        if not self.finding:
+            return 0
+        bound = self.at_least is not None or self.at_most is not None
+        return (2 if bound else 3) + (1 if self.all else 0)
 
 
 class RootCause(_Model):

@@ -90,3 +90,20 @@ def test_health_decides_a_running_container() -> None:
     assert healthy.healthy and healthy.line() == "api-server: running, up 3 h"
     assert not unhealthy.healthy
     assert unhealthy.line() == "api-server: running (unhealthy), up 3 h"
+
+
+def test_a_stopped_container_says_how_long_its_last_run_lasted() -> None:
+    """A port conflict starts and exits at once; a crashed service may have run for hours."""
+    started, finished = _stamp(timedelta(hours=3, minutes=3)), _stamp(timedelta(minutes=3))
+    crashed = State.of(_attrs(Status="exited", StartedAt=started, FinishedAt=finished))
+    bind_failed = State.of(
+        _attrs(Status="exited", StartedAt=finished, FinishedAt=_stamp(timedelta(minutes=2)))
+    )
+    # A running container's FinishedAt is its previous run's; one never started has none.
+    running = State.of(_attrs(Status="running", StartedAt=finished, FinishedAt=started))
+    created = State.of(_attrs(Status="created", StartedAt="0001-01-01T00:00:00Z"))
+
+    assert crashed.ran_seconds == 3 * 3600
+    assert bind_failed.ran_seconds == 60
+    assert running.ran_seconds is None
+    assert created.ran_seconds is None

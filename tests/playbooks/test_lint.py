@@ -142,6 +142,32 @@ BROKEN = [
         "action.replicas: Input should be greater than or equal to 0",
     ),
     (
+        "a symptom on a step that reports no findings",
+        "step: db-connectivity, finding: tcp.reachable",
+        "step: customer-reports, finding: tcp.reachable",
+        "step: customer-reports",
+        "step 'customer-reports' is a manual step: it reports no findings",
+    ),
+    (
+        "a misspelt symptom key",
+        "finding: tcp.reachable, equals: false}",
+        "finding: tcp.reachable, equals: false, rule_out: true}",
+        "rule_out: true",
+        "unknown field 'rule_out'",
+    ),
+    (
+        "a cause that can only be ruled out",
+        "          - {text: DNS resolution failures, finding: dns.resolved, equals: false}\n"
+        "          # The balancer answers 502/503 when its health checks find no healthy target.\n"
+        "          - {text: Load balancer health checks failing, step: lb-health,"
+        " finding: http.status, at_least: 500}\n"
+        "          - {text: Load balancer unreachable, step: lb-health, finding: http.reachable,"
+        " equals: false}\n",
+        "          - {text: DNS resolves, finding: dns.resolved, equals: true, rules_out: true}\n",
+        "{text: DNS resolves",
+        "a cause that can only be ruled out is never suggested",
+    ),
+    (
         "an image reference with a space",
         'image: "${service.last_known_good_image}"',
         'image: "bad image"',

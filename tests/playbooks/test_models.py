@@ -84,6 +84,8 @@ def test_a_stage_needs_steps_or_root_causes() -> None:
         {"text": "Hot", "finding": "pod.memory_percent", "at_least": 90},
         {"text": "Idle", "finding": "pod.memory_percent", "at_most": 5},
         {"text": "From one step", "step": "pods", "finding": "pod.ready", "equals": False},
+        {"text": "Every pod", "finding": "pod.phase", "equals": "Pending", "all": True},
+        {"text": "Running", "finding": "docker.running", "equals": True, "rules_out": True},
     ],
 )
 def test_symptoms_with_one_operator_or_none_are_valid(fields: dict[str, Any]) -> None:
@@ -101,6 +103,12 @@ def test_symptoms_with_one_operator_or_none_are_valid(fields: dict[str, Any]) ->
         ({"text": "x", "equals": "Pending"}, "an operator needs a finding"),
         ({"text": "x", "step": "pods"}, "an operator needs a finding"),
         ({"text": "x", "finding": "pod.phase", "matches": "Pending"}, "Extra inputs"),
+        ({"text": "x", "all": True}, "`all` and `rules_out` need a finding"),
+        ({"text": "x", "rules_out": True}, "`all` and `rules_out` need a finding"),
+        (
+            {"text": "x", "finding": "pod.phase", "equals": "Pending", "rule_out": True},
+            "Extra inputs",
+        ),
     ],
 )
 def test_symptoms_without_exactly_one_operator_are_refused(

@@ -110,6 +110,14 @@ class State:
         )
 
     @property
+    def ran_seconds(self) -> int | None:
+        """How long a stopped container's last run lasted; None while it runs or when unknown."""
+        started, finished = parse_time(self.started_at), parse_time(self.finished_at)
+        if self.running or started is None or finished is None or finished < started:
+            return None
+        return int((finished - started).total_seconds())
+
+    @property
     def healthy(self) -> bool:
         return self.running and self.health in ("healthy", "none")
 

@@ -53,6 +53,9 @@ async def read_container(
         "docker.restart_count": state.restart_count,
         "docker.health": state.health,
     }
+    if state.ran_seconds is not None:
+        # "Starts but immediately exits" (a port conflict) or ran for days, then crashed.
+        facts["docker.ran_seconds"] = state.ran_seconds
     subject = state.name
     output = [f"{key.removeprefix('docker.')}: {value}" for key, value in facts.items()]
     output += [f"started: {state.started_at}", f"finished: {state.finished_at}"]

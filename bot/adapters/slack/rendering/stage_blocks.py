@@ -92,7 +92,9 @@ def _value(incident: Incident, step: str = "") -> ButtonValue:
 
 
 def _cause_section(cause: RootCause) -> Block:
-    symptoms = "\n".join(f"• {escape(s.text)}" for s in cause.symptoms)
+    symptoms = "\n".join(
+        f"• {'_rules it out:_ ' if s.rules_out else ''}{escape(s.text)}" for s in cause.symptoms
+    )
     text = f":dart: *Root cause: {escape(cause.title)}*\n{symptoms}"
     if cause.see_also:
         text += "\nSee also: " + ", ".join(inline_code(s) for s in cause.see_also)
