@@ -90,6 +90,9 @@ class Observed:
     def __init__(self, playbook: Playbook, incident: Incident) -> None:
         self.runs = incident.step_runs
         self._scopes = {run: _scope(playbook, run) for run in self.runs}
+        # Whose pods a step names: a step that runs in the service's pods to reach a dependency
+        # (psql, redis-cli) looks at the dependency but names the service's pods.
+        self._pods_of = {run: _scope(playbook, run, targets_only=True) for run in self.runs}
         self._newest: dict[tuple[str, str], datetime] = {}
         # Each full listing of a scope's pods: when, and which pods it saw.
         self._listings: dict[str, list[tuple[datetime, set[str]]]] = {}
@@ -100,7 +103,8 @@ class Observed:
                 self._newest[key] = max(self._newest.get(key, run.finished_at), run.finished_at)
             if any(f.name == _LISTED for f in run.findings):
                 pods = {f.subject for f in run.findings if f.subject.startswith(_POD)}
-                self._listings.setdefault(scope, []).append((run.finished_at, pods))
+                listed = self._pods_of[step_id]
+                self._listings.setdefault(listed, []).append((run.finished_at, pods))
 
     def current(self, step_id: str, finding: Finding) -> bool:
         """The newest observation of its fact in its scope, about a pod not gone since."""
@@ -117,7 +121,7 @@ class Observed:
         run = self.runs[step_id]
         return any(
             when > run.finished_at and finding.subject not in pods
-            for when, pods in self._listings.get(self._scopes[step_id], [])
+            for when, pods in self._listings.get(self._pods_of[step_id], [])
         )
 
     def looks(self, symptom: Symptom) -> Iterator[tuple[StepRun, list[Finding]]]:
@@ -162,8 +166,11 @@ class Observed:
         }
 
 
-def _scope(playbook: Playbook, step_id: str) -> str:
-    """What a step looks at: '' for the service itself, else the dependencies it names."""
+def _scope(playbook: Playbook, step_id: str, targets_only: bool = False) -> str:
+    """What a step looks at: '' for the service itself, else the dependencies it names.
+
+    With `targets_only`, what its target parameters (namespace, selector, pod...) name.
+    """
     found = playbook.find_step(step_id)
     if found is None:
         return ""
@@ -174,6 +181,8 @@ def _scope(playbook: Playbook, step_id: str) -> str:
         params = step.check.model_dump(exclude={"type"})
     else:
         return ""
+    if targets_only:
+        params = {key: value for key, value in params.items() if key in _TARGETS}
     named = {o for o in map(_object_named, placeholders_in(params)) if o}
     named |= {
         f"{key}={params[key]}"

@@ -34,6 +34,7 @@ from bot.drills.kubernetes.scenario import load_scenario as load_kubernetes_scen
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
 from bot.engine.root_causes import CauseMatch, holds
+from bot.executors.kubernetes.params import K8sPods
 from bot.playbooks.models import DiagnosticStep, Playbook, RootCause
 from bot.store import SqliteStore
 from bot.templates import TemplateRenderer
@@ -195,6 +196,16 @@ def _contradictions(cause: RootCause, incident: Incident) -> list[str]:
     return found
 
 
+def _first_listing_stage(playbook: Playbook) -> str:
+    """The first stage with a diagnostic listing the service's own pods."""
+    for stage in playbook.stages:
+        for step in stage.all_steps():
+            action = step.action if isinstance(step, DiagnosticStep) else None
+            if isinstance(action, K8sPods) and not action.selector:
+                return stage.id
+    raise AssertionError(f"{playbook.id} never lists the service's pods")
+
+
 def _named(causes: list[CauseMatch], stand_in: StandIn) -> set[str]:
     """The pods (or, on Docker, containers) the evidence names."""
     named: set[str] = set()
@@ -236,8 +247,9 @@ async def test_the_top_cause_is_the_scenarios_and_nothing_listed_is_ruled_out(
                 return
 
             old = stand_in.replace_pods()
-            first = engine.playbook_for(incident).stages[0].id
-            await engine.advance(opened.id, ONCALL, first)
+            # The first stage that lists the service's pods again, as a responder's `run` does.
+            listing = _first_listing_stage(engine.playbook_for(incident))
+            await engine.advance(opened.id, ONCALL, listing)
             await engine.run_stage(opened.id, ONCALL)
             after = engine.causes(await engine.get(opened.id))
             named = _named(after, stand_in)
