@@ -96,8 +96,14 @@ class Sandbox(StandIn):
         spec = self.cluster.scenario.service
         ports = {name: lst.port for name, lst in self._watcher.listeners.items()}
         dependencies: dict[str, dict[str, object]] = {}
+        namespace = self.cluster.scenario.service.namespace
         for name in self.cluster.scenario.dependencies:
-            entry: dict[str, object] = {"selector": f"app={name}", "pod": f"{name}-0"}
+            entry: dict[str, object] = {
+                "selector": f"app={name}",
+                "pod": f"{name}-0",
+                # The bot reaches the listeners on loopback; the pods by their Service's name.
+                "cluster_host": f"{name}.{namespace}.svc.cluster.local",
+            }
             if name == "redis" and name in ports:
                 entry["url"] = f"redis://127.0.0.1:{ports[name]}/0"
             elif name in ports:

@@ -82,7 +82,7 @@ class DependencySpec(Model):
 
     image: str
     port: int
-    listener: Literal["tcp", "redis"] | None = None
+    listener: Literal["tcp", "redis", "postgres"] | None = None
     required: bool = False
     state: Literal["up", "crashing"] = "up"
     crash_log: list[str] = Field(default_factory=list)
