@@ -27,11 +27,16 @@ class Dependency(BaseModel):
     port: int | None = None
     # redis://, postgresql:// or http(s):// as the dependency speaks; a password in it is secret.
     url: str | None = None
+    # The name the service's own pods reach it by (its Service's DNS name), for checks run in a
+    # pod; the bot may reach it by another (`host`, `url`). Unset: the host of `host` or `url`.
+    cluster_host: str | None = None
 
     @model_validator(mode="after")
     def _keep_secret(self) -> Dependency:
         if self.url:
             register_secret(urlsplit(self.url).password)
+        if not self.cluster_host:
+            self.cluster_host = self.host or (urlsplit(self.url).hostname if self.url else None)
         return self
 
 

@@ -90,12 +90,9 @@ class Observed:
     def __init__(self, playbook: Playbook, incident: Incident) -> None:
         self.runs = incident.step_runs
         self._scopes = {run: _scope(playbook, run) for run in self.runs}
-        # Whose pods a step names: a step that runs in the service's pods to reach a dependency
-        # (psql, redis-cli) looks at the dependency but names the service's pods.
-        self._pods_of = {run: _scope(playbook, run, targets_only=True) for run in self.runs}
         self._newest: dict[tuple[str, str], datetime] = {}
-        # Each full listing of a scope's pods: when, and which pods it saw.
-        self._listings: dict[str, list[tuple[datetime, set[str]]]] = {}
+        # Each full listing of pods: when, and which pods it saw.
+        self._listings: list[tuple[datetime, set[str]]] = []
         for step_id, run in self.runs.items():
             scope = self._scopes[step_id]
             for finding in run.findings:
@@ -103,8 +100,7 @@ class Observed:
                 self._newest[key] = max(self._newest.get(key, run.finished_at), run.finished_at)
             if any(f.name == _LISTED for f in run.findings):
                 pods = {f.subject for f in run.findings if f.subject.startswith(_POD)}
-                listed = self._pods_of[step_id]
-                self._listings.setdefault(listed, []).append((run.finished_at, pods))
+                self._listings.append((run.finished_at, pods))
 
     def current(self, step_id: str, finding: Finding) -> bool:
         """The newest observation of its fact in its scope, about a pod not gone since."""
@@ -115,13 +111,22 @@ class Observed:
         )
 
     def gone(self, step_id: str, finding: Finding) -> bool:
-        """A pod that a later full listing of the same pods no longer shows."""
+        """A pod that a later listing of its workload's pods no longer shows (replaced by a fix).
+
+        Any listing that shows the workload's pods speaks for them, whatever step named the
+        pod: psql run in the service's pods to reach the database names the service's pods.
+        A pod of another workload (a database pod named in the service's events) is not a
+        listing's to drop.
+        """
         if not finding.subject.startswith(_POD):
             return False
-        run = self.runs[step_id]
+        finished = self.runs[step_id].finished_at
+        owner = _workload(finding.subject)
         return any(
-            when > run.finished_at and finding.subject not in pods
-            for when, pods in self._listings.get(self._pods_of[step_id], [])
+            when > finished
+            and finding.subject not in pods
+            and owner in {_workload(pod) for pod in pods}
+            for when, pods in self._listings
         )
 
     def looks(self, symptom: Symptom) -> Iterator[tuple[StepRun, list[Finding]]]:
@@ -166,11 +171,8 @@ class Observed:
         }
 
 
-def _scope(playbook: Playbook, step_id: str, targets_only: bool = False) -> str:
-    """What a step looks at: '' for the service itself, else the dependencies it names.
-
-    With `targets_only`, what its target parameters (namespace, selector, pod...) name.
-    """
+def _scope(playbook: Playbook, step_id: str) -> str:
+    """What a step looks at: '' for the service itself, else the dependencies it names."""
     found = playbook.find_step(step_id)
     if found is None:
         return ""
@@ -181,8 +183,6 @@ def _scope(playbook: Playbook, step_id: str, targets_only: bool = False) -> str:
         params = step.check.model_dump(exclude={"type"})
     else:
         return ""
-    if targets_only:
-        params = {key: value for key, value in params.items() if key in _TARGETS}
     named = {o for o in map(_object_named, placeholders_in(params)) if o}
     named |= {
         f"{key}={params[key]}"
@@ -190,6 +190,15 @@ def _scope(playbook: Playbook, step_id: str, targets_only: bool = False) -> str:
         if isinstance(params.get(key), str) and params[key] and "${" not in params[key]
     }
     return ",".join(sorted(named))
+
+
+def _workload(pod: str) -> str:
+    """The workload a pod's name comes from: a Deployment's `NAME-HASH-SUFFIX`, else
+    a StatefulSet's `NAME-ORDINAL` (or a bare pod's own name)."""
+    parts = pod.removeprefix(_POD).split("-")
+    if len(parts) > 1 and parts[-1].isdigit():
+        return "-".join(parts[:-1])
+    return "-".join(parts[:-2]) if len(parts) >= 3 else "-".join(parts)
 
 
 def _object_named(placeholder: str) -> str:

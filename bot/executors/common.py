@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from bot.executors.base import CheckResult, Finding
 from bot.redact import redact
+
+# How container runtimes (runc, crun) report a program the image does not have.
+_MISSING_PROGRAM = re.compile(
+    r'exec: "(?P<name>[^"]{1,200})": (?:executable file not found|stat \S+: no such file)'
+    r"|exec: (?P<crun>\S{1,200}): No such file or directory"
+)
 
 
 def dig(obj: Any, *path: str) -> Any:
@@ -54,3 +61,27 @@ def unreachable(shown: str, reason: str, finding: str, subject: str) -> CheckRes
         output=summary,
         findings=[Finding(name=finding, value=False, subject=subject)],
     )
+
+
+def missing_program(output: str) -> str | None:
+    """The program an exec could not start because the image lacks it, from the runtime's text."""
+    found = _MISSING_PROGRAM.search(output)
+    return (found["name"] or found["crun"]) if found else None
+
+
+def exec_findings(code: int, output: str, subject: str) -> tuple[list[Finding], str | None]:
+    """An exec's findings, and the program the image lacks if that is why it failed.
+
+    `exec.failed` is set only when the program ran: a symptom "cannot reach the database" must
+    not match an image without psql.
+    """
+    findings = [
+        Finding(name="exec.exit_code", value=code, subject=subject),
+        Finding(name="exec.output", value=output, subject=subject),
+    ]
+    missing = missing_program(output) if code != 0 else None
+    if missing:
+        findings.append(Finding(name="exec.missing_program", value=missing, subject=subject))
+    else:
+        findings.append(Finding(name="exec.failed", value=code != 0, subject=subject))
+    return findings, missing

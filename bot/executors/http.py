@@ -42,6 +42,9 @@ class HttpGet(ReadAction):
     # Also require a JSON health body, if any, to say healthy: its `status` and every dependency
     # it lists (`{"status": "healthy", "dependencies": {"postgres": "up"}}`).
     healthy_body: bool = False
+    # Judge only this dependency's entry in the health body (`curl /health | grep redis`): one
+    # dependency's outage must not make the check of another look broken.
+    dependency: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 READS = (HttpGet, HttpMetrics)
@@ -64,9 +67,25 @@ async def _get(client: httpx.AsyncClient, action: HttpGet, target: ServiceBindin
     shown = f"{action.method} {url_for_display(action.url)}"
     fetched = await _fetch(client, action.method, action.url, action.timeout_s, _MAX_BODY)
     if isinstance(fetched, CheckResult):
+        if action.dependency:
+            # No health body, so nothing is known about the dependency itself.
+            summary = f"{fetched.summary}: cannot tell the state of {action.dependency}"
+            return fetched.model_copy(update={"status": "error", "summary": summary})
         return fetched
     response, body, latency_ms = fetched
-    return _result(action, shown, response, body, latency_ms)
+    result = _result(action, shown, response, body, latency_ms)
+    return _one_dependency(result, shown, action.dependency) if action.dependency else result
+
+
+def _one_dependency(result: CheckResult, shown: str, name: str) -> CheckResult:
+    """The health check judged on one dependency's entry alone, as `| grep NAME` reads it."""
+    state = next((f.value for f in result.findings if f.name == f"http.dependency.{name}"), None)
+    if state is None:
+        summary = f"{shown}: the health body does not list {name}"
+        return result.model_copy(update={"status": "error", "summary": redact(summary)})
+    status = "ok" if state in _HEALTHY else "problem"
+    summary = redact(f"{shown}: {name} {state}")
+    return result.model_copy(update={"status": status, "summary": summary})
 
 
 async def _metrics(

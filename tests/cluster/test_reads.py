@@ -252,10 +252,12 @@ def staged(cluster: Cluster) -> Iterator[Staged]:
         cluster.core.delete_node(node)
 
 
+READS_BY_TYPE = {cls.model_fields["type"].annotation.__args__[0]: cls for cls in READS}  # type: ignore[union-attr]
+
+
 async def check(executor: KubernetesExecutor, staged: Staged, kind: str, **params: Any) -> Any:
-    by_type = {cls.model_fields["type"].annotation.__args__[0]: cls for cls in READS}  # type: ignore[union-attr]
     result: CheckResult = await executor.check(
-        by_type[kind].model_validate({"type": kind, **params}), staged.binding
+        READS_BY_TYPE[kind].model_validate({"type": kind, **params}), staged.binding
     )
     return result
 
@@ -514,3 +516,48 @@ async def test_no_read_shows_a_secret(executor: KubernetesExecutor, staged: Stag
 def test_every_read_type_has_a_real_cluster_case() -> None:
     kinds = {cls.model_fields["type"].annotation.__args__[0] for cls in READS}  # type: ignore[union-attr]
     assert set(COVERED) == kinds
+
+
+async def test_env_resolves_config_maps_as_the_kubelet_would(
+    executor: KubernetesExecutor, cluster: Cluster, namespace: str
+) -> None:
+    Cluster.create(
+        cluster.core.create_namespaced_config_map,
+        namespace,
+        {
+            "metadata": {"name": "app-config"},
+            "data": {"DATABASE_URL": "postgres://app@db:5432/app", "DATABASE_PASSWORD": "pw-0f-cm"},
+        },
+    )
+    pool = {"configMapKeyRef": {"name": "app-config", "key": "DATABASE_URL"}}
+    token = {"secretKeyRef": {"name": "app-secrets", "key": "T"}}
+    env = [
+        {"name": "DATABASE_POOL", "valueFrom": pool},
+        {"name": "DATABASE_TOKEN", "valueFrom": token},
+    ]
+    spec = container(
+        "app",
+        "ecap/api:2.4.0",
+        env=env,
+        envFrom=[{"configMapRef": {"name": "app-config"}}, {"secretRef": {"name": "app-secrets"}}],
+    )
+    body = {
+        "metadata": {"name": "app"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "app"}},
+            "template": template("app", spec),
+        },
+    }
+    Cluster.create(cluster.apps.create_namespaced_deployment, namespace, body)
+    binding = ServiceBinding(namespace=namespace).with_defaults("app")
+    action = READS_BY_TYPE["k8s.env"].model_validate({"type": "k8s.env", "prefix": "DATABASE_"})
+    result = await executor.check(action, binding)
+    assert values(result, "env.count") == [4], result.output
+    rows = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()[1:]}
+    assert rows["DATABASE_URL"] == ["postgres://app@db:5432/app", "configmap", "app-config"]
+    assert rows["DATABASE_POOL"] == ["postgres://app@db:5432/app", "env"]
+    assert rows["DATABASE_PASSWORD"] == ["[redacted]", "configmap", "app-config"]
+    assert "<from secret app-secrets key T>" in result.output
+    assert "<all keys of secret app-secrets, not read>" in result.output
+    assert "pw-0f-cm" not in result.model_dump_json()

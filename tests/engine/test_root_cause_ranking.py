@@ -199,13 +199,35 @@ def test_pods_a_later_listing_no_longer_shows_are_no_evidence_even_from_their_ow
     }
     playbook = _playbook(_cause("constrained", failing))
     incident = _incident()
-    event = Finding(name="event.reason", value="FailedScheduling", subject="pod/old-1")
+    event = Finding(name="event.reason", value="FailedScheduling", subject="pod/api-5d8f9-x2k4q")
     _ran(incident, "describe", 1, event)
     assert len(suggest_causes(playbook, incident)) == 1
 
     # The pods were replaced; listing them again finds only the new one.
-    _ran(incident, "pods", 6, *_pods(("new-1", "Completed")))
+    _ran(incident, "pods", 6, *_pods(("api-5d8f9-m7p2z", "Completed")))
     assert suggest_causes(playbook, incident) == []
+
+
+def test_a_listing_of_the_service_does_not_drop_a_dependencys_pod() -> None:
+    crashing = {
+        "text": "Database crash-looping",
+        "step": "events",
+        "finding": "event.message",
+        "contains": "restarting failed container postgres",
+    }
+    playbook = _playbook(_cause("database", crashing))
+    incident = _incident()
+    message = "Back-off restarting failed container postgres"
+    _ran(
+        incident,
+        "events",
+        1,
+        Finding(name="event.message", value=message, subject="pod/postgres-0"),
+    )
+    # The service's own pods, listed after the events: the database pod is not among them,
+    # and not theirs to drop.
+    _ran(incident, "pods", 6, *_pods(("backend-7f9c4-q2x8z", "Error")))
+    assert [m.cause.id for m in suggest_causes(playbook, incident)] == ["database"]
 
 
 @pytest.mark.parametrize(

@@ -294,6 +294,25 @@ async def test_exec_runs_the_argv_without_a_shell(
     assert SECRET not in secret.model_dump_json()
 
 
+async def test_exec_of_a_program_the_image_lacks_says_so_in_one_line(
+    executor: DockerExecutor, containers: dict[str, str]
+) -> None:
+    # busybox has no psql: the seed's in-container SELECT 1 cannot run there.
+    target = bound(containers["web"])
+    action = DockerExec(type="docker.exec", command=["psql", "-c", "SELECT 1;"])
+    result = await executor.check(action, target)
+    assert result.status == "problem"
+    assert result.summary == (
+        f"psql is not in the image of container {containers['web']}: "
+        "cannot run psql -c SELECT 1; there"
+    )
+    assert one(result, "exec.missing_program") == "psql"
+    assert found(result, "exec.failed") == []
+    ran = await executor.check(DockerExec(type="docker.exec", command=["cat", "/nope"]), target)
+    assert one(ran, "exec.failed") is True
+    assert found(ran, "exec.missing_program") == []
+
+
 async def test_exec_times_out_with_one_line(
     executor: DockerExecutor, containers: dict[str, str]
 ) -> None:

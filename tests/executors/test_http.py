@@ -407,3 +407,31 @@ async def test_metrics_unreachable_is_an_error(executor: HttpExecutor) -> None:
 def test_placeholder_url_is_accepted_at_load_time() -> None:
     action = HttpGet.model_validate({"type": "http.get", "url": "${service.health_url}"})
     assert action.url == "${service.health_url}"
+
+
+async def test_a_dependency_check_blames_only_its_own_dependency(
+    executor: HttpExecutor, base_url: str
+) -> None:
+    # `curl /health | grep redis` during a Postgres outage: the API answers 503, redis is up.
+    redis = await get(executor, f"{base_url}/down", dependency="redis")
+    assert redis.status == "ok"
+    assert redis.summary == f"GET {base_url}/down: redis up"
+    postgres = await get(executor, f"{base_url}/down", dependency="postgres")
+    assert postgres.status == "problem"
+    assert postgres.summary == f"GET {base_url}/down: postgres down"
+    # The findings stay those of the whole health check, for the root causes to read.
+    assert findings(redis)["http.dependency.postgres"] == "down"
+    assert findings(redis)["http.status"] == 503
+
+
+async def test_a_dependency_the_body_does_not_list_cannot_be_judged(
+    executor: HttpExecutor, base_url: str
+) -> None:
+    unlisted = await get(executor, f"{base_url}/health", dependency="postgres")
+    assert unlisted.status == "error"
+    assert unlisted.summary == f"GET {base_url}/health: the health body does not list postgres"
+    port = free_port()
+    refused = await get(executor, f"http://127.0.0.1:{port}/health", dependency="redis")
+    assert refused.status == "error"
+    assert refused.summary.endswith("connection refused: cannot tell the state of redis")
+    assert findings(refused)["http.reachable"] is False

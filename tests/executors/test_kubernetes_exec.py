@@ -125,3 +125,34 @@ async def test_exec_alongside_other_reads(start: Callable[[str], Started]) -> No
     )
     assert [r.summary for r in results if r.status == "error"] == []
     assert [r.output for r in results[:3]] == ["PONG"] * 3
+
+
+async def test_a_program_the_image_lacks_is_one_line_and_no_failure_finding(
+    start: Callable[[str], Started],
+) -> None:
+    _, executor, binding = start("database-down")
+    result = await executor.check(exec_action("kafka-topics.sh", "--list"), binding)
+    assert result.status == "problem"
+    pod = result.findings[0].subject
+    assert result.summary == (
+        f"kafka-topics.sh is not in the image of {pod} (ecap-api): cannot run "
+        "kafka-topics.sh --list there"
+    )
+    assert values(result, "exec.missing_program") == ["kafka-topics.sh"]
+    # A symptom "the database is unreachable from the pod" reads exec.failed: not set here.
+    assert values(result, "exec.failed") == []
+    failed = await executor.check(exec_action("pg_isready", "-h", "postgres"), binding)
+    assert values(failed, "exec.failed") == [True]
+
+
+async def test_name_resolution_from_inside_the_pod(start: Callable[[str], Started]) -> None:
+    _, executor, binding = start("database-down")
+    host = "postgres.default.svc.cluster.local"
+    found = await executor.check(exec_action("nslookup", host), binding)
+    assert found.status == "ok", found.output
+    assert f"Name:\t{host}" in found.output and "Address: 10.96." in found.output
+    short = await executor.check(exec_action("nslookup", "redis"), binding)
+    assert "Name:\tredis.default.svc.cluster.local" in short.output
+    unknown = await executor.check(exec_action("nslookup", "nope.default.svc"), binding)
+    assert unknown.status == "problem" and values(unknown, "exec.failed") == [True]
+    assert "** server can't find nope.default.svc: NXDOMAIN" in unknown.output

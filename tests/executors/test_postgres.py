@@ -136,6 +136,14 @@ async def test_ready(postgres: PostgresServer) -> None:
     assert postgres.password not in result.summary + result.output + str(result.findings)
 
 
+async def test_ready_shows_select_version(postgres: PostgresServer) -> None:
+    # The runbook's `psql -c "SELECT version()"`: the whole build line, under the summary.
+    result = await check(PgReady, postgres.url())
+    build = result.output.splitlines()[-1]
+    assert build.startswith(f"PostgreSQL {findings(result)['postgres.version']}")
+    assert " on " in build
+
+
 async def test_closed_port_is_not_ready() -> None:
     url = f"postgresql://app:pw-closed-1@127.0.0.1:{free_port()}/app"
     result = await check(PgReady, url)

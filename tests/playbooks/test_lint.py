@@ -157,7 +157,8 @@ BROKEN = [
     ),
     (
         "a cause that can only be ruled out",
-        "          - {text: DNS resolution failures, finding: dns.resolved, equals: false}\n"
+        "          - {text: DNS resolution failures from the API pods, step: dns,"
+        " finding: exec.failed, equals: true}\n"
         "          # The balancer answers 502/503 when its health checks find no healthy target.\n"
         "          - {text: Load balancer health checks failing, step: lb-health,"
         " finding: http.status, at_least: 500}\n"

@@ -233,6 +233,18 @@ def test_database_down_shows_in_the_health_check_and_the_postgres_container(
     assert "Cause 3: Database connection failure" in t.reply("causes")
 
 
+def test_a_database_outage_is_not_blamed_on_redis(playbooks: Path) -> None:
+    t = drill(
+        playbooks, ["run health-redis", "run health-postgres"], "--scenario", "container-db-down"
+    )
+    redis = t.reply("run health-redis")
+    assert "[ok] health-redis" in redis
+    assert "redis up" in redis
+    postgres = t.reply("run health-postgres")
+    assert "[PROBLEM] health-postgres" in postgres
+    assert "postgres down" in postgres
+
+
 def test_an_unknown_scenario_is_refused_in_one_line_listing_both_sandboxes(
     playbooks: Path,
 ) -> None:

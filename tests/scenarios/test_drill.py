@@ -280,3 +280,53 @@ def test_an_slo_check_without_prometheus_says_so_at_once() -> None:
     result = t.reply("run slo-p95")
     assert "[error] slo-p95: API response time (p95 < 1s)" in result
     assert "no Prometheus is configured (set prometheus.url in the config)" in result
+
+
+def test_dependency_checks_run_from_an_api_pod_and_from_the_bot() -> None:
+    t = drill(
+        [
+            "run db-from-pod",
+            "run db-connectivity",
+            "run redis-from-pod",
+            "run config-file",
+            "run dns",
+            "run env",
+            "causes",
+        ],
+        "--scenario",
+        "database-down",
+    )
+    pod = t.reply("run db-from-pod")
+    assert "[PROBLEM] db-from-pod" in pod
+    assert "psql -h postgres.default.svc.cluster.local -c SELECT 1 in pod/ecap-api-" in pod
+    assert "Connection refused" in pod
+    assert "[PROBLEM] db-connectivity" in t.reply("run db-connectivity")
+    redis = t.reply("run redis-from-pod")
+    assert "[ok] redis-from-pod" in redis and "exit 0: PONG" in redis
+    config = t.reply("run config-file")
+    assert "[ok] config-file" in config and "pool_size: 20" in config
+    dns = t.reply("run dns")
+    assert "[ok] dns" in dns and "Name:" in dns
+    # The config map's variables come in by envFrom; ECAP_ ones are the deployment's own.
+    assert "[ok] env" in t.reply("run env")
+    assert "Database unreachable from the API pods" in t.reply("causes")
+
+
+def test_database_diagnostics_run_against_the_drill_database() -> None:
+    t = drill(
+        ["run postgres-version", "run db-connections", "run blocking-queries"],
+        "--scenario",
+        "oom-bad-deploy",
+    )
+    version = t.reply("run postgres-version")
+    assert "[ok] postgres-version" in version
+    assert "accepting connections (PostgreSQL 15.4)" in version
+    assert "PostgreSQL 15.4 on x86_64-pc-linux-gnu" in version
+    connections = t.reply("run db-connections")
+    assert "[ok] db-connections" in connections
+    assert (
+        "16 connection(s)" in connections
+        and "(3 active, 12 idle, 1 idle in transaction)" in connections
+    )
+    assert "[ok] blocking-queries" in t.reply("run blocking-queries")
+    assert "no active query running longer than 5m" in t.reply("run blocking-queries")

@@ -179,6 +179,20 @@ def _nc(ctx: Inside, args: list[str]) -> ExecResult:
     return ExecResult(stderr=f"Connection to {host} ({target.ip}) {port} port [tcp/*] succeeded!\n")
 
 
+def _nslookup(ctx: Inside, args: list[str]) -> ExecResult:
+    names = [a for a in args if not a.startswith("-")]
+    if not names:
+        return ExecResult(stderr="usage: nslookup NAME [SERVER]\n", exit_code=1)
+    host = names[0]
+    server = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n"
+    target = ctx.resolve(host)
+    if target is None:
+        return ExecResult(stdout=server + f"** server can't find {host}: NXDOMAIN\n", exit_code=1)
+    namespace = ctx.pod.namespace
+    fqdn = host if "." in host else f"{host}.{namespace}.svc.cluster.local"
+    return ExecResult(stdout=server + f"Name:\t{fqdn}\nAddress: {target.ip}\n")
+
+
 def _size(gigabytes: float) -> str:
     return f"{gigabytes:.1f}G" if gigabytes < 10 else f"{round(gigabytes)}G"
 
@@ -284,6 +298,7 @@ COMMANDS: dict[str, Command] = {
     "psql": _psql,
     "curl": _curl,
     "nc": _nc,
+    "nslookup": _nslookup,
     "df": _df,
     "ls": _ls,
     "cat": _cat,

@@ -102,15 +102,17 @@ class Sandbox(StandIn):
         ports = {name: lst.port for name, lst in self._watcher.listeners.items()}
         dependencies: dict[str, dict[str, object]] = {}
         for name, dep in self.cluster.scenario.dependencies.items():
-            entry: dict[str, object] = {"selector": f"app={name}", "pod": f"{name}-0"}
+            entry: dict[str, object] = {
+                "selector": f"app={name}",
+                "pod": f"{name}-0",
+                # The bot reaches the listeners on loopback; the pods by their Service's name.
+                "cluster_host": f"{name}.{spec.namespace}.svc.cluster.local",
+            }
             forwarded = ports.get(name)
-            if forwarded is not None and dep.listener in _SPOKEN:
-                # The bot's own checks use the forwarded port (url); a command run in a pod
-                # (psql -h, redis-cli -h) uses the Service's in-cluster name, as the app does.
-                entry["url"] = _SPOKEN[dep.listener].format(port=forwarded)
-                entry.update(host=f"{name}.{spec.namespace}.svc.cluster.local", port=dep.port)
-            elif forwarded is not None:
+            if forwarded is not None:
                 entry.update(host="127.0.0.1", port=forwarded)
+                if dep.listener in _SPOKEN:
+                    entry["url"] = _SPOKEN[dep.listener].format(port=forwarded)
             if dep.frontend:
                 entry["url"] = f"{self.url}/_sandbox/frontend/{name}/api/health"
             dependencies[name] = entry

@@ -1,33 +1,19 @@
-"""Just enough of the PostgreSQL protocol (v3) for a readiness check to be answered.
+"""Just enough of the PostgreSQL protocol (v3) for the bot's checks to be answered.
 
-The sandbox's postgres container has no database behind it; a readiness check connects and
-asks `SELECT <integer>`, `SHOW <setting>` or `SELECT current_database()` (simple or extended
-query protocol, text or binary results) and gets its one row. Anything else gets an error,
-as from a database that refuses it.
+The simple and the extended query protocol, text or binary results; what each query answers
+is `pgcatalog`'s. A query it does not know gets an error, as from a database that refuses it.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import struct
 
+from bot.drills.wire.pgcatalog import FLOAT8, INT4, INT8, PARAMETERS, Table, answer
+
 _SSL_REQUEST, _GSS_REQUEST, _PROTOCOL_3 = 80877103, 80877104, 196608
-_INT4_OID, _TEXT_OID = 23, 25
-_SELECT_INT = re.compile(r"^\s*select\s+(-?\d{1,9})\s*;?\s*$", re.IGNORECASE)
-_SHOW = re.compile(r"^\s*show\s+([a-z_]+)\s*;?\s*$", re.IGNORECASE)
-_CURRENT_DATABASE = re.compile(r"^\s*select\s+current_database\(\)\s*;?\s*$", re.IGNORECASE)
-# (column name, type oid, value as text): the one row a query the sandbox knows answers.
-Row = tuple[str, int, str]
-_PARAMETERS = {
-    "server_version": "15.4",
-    "server_encoding": "UTF8",
-    "client_encoding": "UTF8",
-    "DateStyle": "ISO, MDY",
-    "integer_datetimes": "on",
-    "standard_conforming_strings": "on",
-    "TimeZone": "UTC",
-}
+_BINARY = {INT4: ">i", INT8: ">q", FLOAT8: ">d"}
+_SIZES = {INT4: 4, INT8: 8, FLOAT8: 8}
 
 
 def _message(kind: bytes, body: bytes = b"") -> bytes:
@@ -57,33 +43,49 @@ def _error(message: str) -> bytes:
     return _message(b"E", fields)
 
 
-def _row_description(row: Row | None, binary: bool = False) -> bytes:
-    if row is None:
+def _row_description(table: Table | None, binary: bool = False) -> bytes:
+    if table is None:
         return _message(b"n")
-    name, oid, _ = row
-    size = 4 if oid == _INT4_OID else -1
-    field = _cstr(name) + struct.pack(">IhIhih", 0, 0, oid, size, -1, int(binary))
-    return _message(b"T", struct.pack(">h", 1) + field)
+    fields = b"".join(
+        _cstr(name) + struct.pack(">IhIhih", 0, 0, oid, _SIZES.get(oid, -1), -1, int(binary))
+        for name, oid in table.columns
+    )
+    return _message(b"T", struct.pack(">h", len(table.columns)) + fields)
 
 
-def _data_row(row: Row, binary: bool) -> bytes:
-    _, oid, text = row
-    cell = struct.pack(">i", int(text)) if binary and oid == _INT4_OID else text.encode()
-    return _message(b"D", struct.pack(">hi", 1, len(cell)) + cell)
+def _cell(value: str | None, oid: int, binary: bool) -> bytes:
+    if value is None:
+        return struct.pack(">i", -1)
+    if binary and oid in _BINARY:
+        number = float(value) if oid == FLOAT8 else int(value)
+        data = struct.pack(_BINARY[oid], number)
+    else:
+        data = value.encode()
+    return struct.pack(">i", len(data)) + data
 
 
-def _answer(query: str, database: str) -> Row | None:
-    if match := _SELECT_INT.match(query):
-        return ("?column?", _INT4_OID, match.group(1))
-    if (match := _SHOW.match(query)) and match.group(1) in _PARAMETERS:
-        return (match.group(1), _TEXT_OID, _PARAMETERS[match.group(1)])
-    if _CURRENT_DATABASE.match(query):
-        return ("current_database", _TEXT_OID, database)
-    return None
+def _data_rows(table: Table, binary: bool) -> bytes:
+    oids = [oid for _, oid in table.columns]
+    return b"".join(
+        _message(
+            b"D",
+            struct.pack(">h", len(row))
+            + b"".join(_cell(v, o, binary) for v, o in zip(row, oids, strict=True)),
+        )
+        for row in table.rows
+    )
+
+
+def _parameters(table: Table | None) -> bytes:
+    types = table.params if table else ()
+    return _message(b"t", struct.pack(f">h{len(types)}I", len(types), *types))
 
 
 def _refusal(query: str) -> bytes:
-    return _error(f"the sandbox database answers only readiness checks, not {query!r}")
+    return _error(
+        f"the sandbox database answers only readiness checks and the bot's diagnostics, "
+        f"not {query!r}"
+    )
 
 
 def _startup(conn: socket.socket) -> str | None:
@@ -107,7 +109,7 @@ def _startup(conn: socket.socket) -> str | None:
         words = [w.decode(errors="replace") for w in rest.split(b"\0")]
         options = dict(zip(words[::2], words[1::2], strict=False))
         greeting = _message(b"R", struct.pack(">I", 0))
-        greeting += b"".join(_message(b"S", _cstr(k) + _cstr(v)) for k, v in _PARAMETERS.items())
+        greeting += b"".join(_message(b"S", _cstr(k) + _cstr(v)) for k, v in PARAMETERS.items())
         greeting += _message(b"K", struct.pack(">II", 4242, 1)) + _ready()
         conn.sendall(greeting)
         return options.get("database") or options.get("user") or "postgres"
@@ -134,8 +136,10 @@ def serve_postgres(conn: socket.socket) -> None:
         database = _startup(conn)
         if database is None:
             return
-        row: Row | None = None
-        binary, failed = False, False
+        # Prepared statements and bound portals by name, with the binary flag of each portal.
+        statements: dict[bytes, Table | None] = {}
+        portals: dict[bytes, tuple[Table | None, bool]] = {}
+        failed = False
         while (head := _read_exactly(conn, 5)) is not None:
             kind, length = head[:1], struct.unpack(">I", head[1:])[0]
             body = _read_exactly(conn, length - 4) or b""
@@ -144,12 +148,12 @@ def serve_postgres(conn: socket.socket) -> None:
             reply = b""
             if kind == b"Q":
                 query = body.rstrip(b"\0").decode(errors="replace")
-                found = _answer(query, database)
+                found = answer(query, database)
                 if found is None:
                     reply = _refusal(query)
                 else:
-                    reply = _row_description(found) + _data_row(found, False)
-                    reply += _message(b"C", _cstr("SELECT 1"))
+                    reply = _row_description(found) + _data_rows(found, False)
+                    reply += _message(b"C", _cstr(found.tag))
                 reply += _ready()
             elif kind == b"S":
                 # Sync ends an extended-protocol batch, and an error's skipping with it.
@@ -157,19 +161,27 @@ def serve_postgres(conn: socket.socket) -> None:
             elif failed:
                 continue
             elif kind == b"P":
-                statement = body.split(b"\0")[1].decode(errors="replace")
-                row = _answer(statement, database)
-                failed = row is None
-                reply = _refusal(statement) if row is None else _message(b"1")
+                name, statement = body.split(b"\0")[:2]
+                table = answer(statement.decode(errors="replace"), database)
+                statements[name] = table
+                failed = table is None
+                reply = _refusal(statement.decode(errors="replace")) if failed else _message(b"1")
             elif kind == b"D":
+                name = body[1:].rstrip(b"\0")
                 if body[:1] == b"S":
-                    reply = _message(b"t", struct.pack(">h", 0))
-                reply += _row_description(row, binary)
+                    table = statements.get(name)
+                    reply = _parameters(table) + _row_description(table)
+                else:
+                    table, binary = portals.get(name, (None, False))
+                    reply = _row_description(table, binary)
             elif kind == b"B":
-                binary = _binary_results(body)
+                portal, statement = body.split(b"\0")[:2]
+                portals[portal] = (statements.get(statement), _binary_results(body))
                 reply = _message(b"2")
-            elif kind == b"E" and row is not None:
-                reply = _data_row(row, binary) + _message(b"C", _cstr("SELECT 1"))
+            elif kind == b"E":
+                table, binary = portals.get(body.split(b"\0")[0], (None, False))
+                if table is not None:
+                    reply = _data_rows(table, binary) + _message(b"C", _cstr(table.tag))
             elif kind == b"C":
                 reply = _message(b"3")
             if reply:

@@ -9,7 +9,8 @@ import docker
 from docker.errors import APIError, NotFound
 
 from bot.config import ServiceBinding
-from bot.executors.base import CheckResult, Finding
+from bot.executors.base import CheckResult
+from bot.executors.common import exec_findings
 from bot.executors.docker.client import DockerClient, DockerError
 from bot.executors.docker.containers import container_name, missing
 from bot.executors.docker.params import DockerExec
@@ -57,12 +58,13 @@ async def read_exec(
     if len(text) > MAX_OUTPUT:
         text = text[:MAX_OUTPUT] + "\n... (output cut)"
     first = text.splitlines()[0] if text else "no output"
+    findings, lacking = exec_findings(code, text, name)
+    summary = f"{shown} in {name}: exit {code}: {first}"
+    if lacking:
+        summary = f"{lacking} is not in the image of container {name}: cannot run {shown} there"
     return CheckResult(
         status="ok" if code == 0 else "problem",
-        summary=redact(f"{shown} in {name}: exit {code}: {first}"),
+        summary=redact(summary),
         output=text,
-        findings=[
-            Finding(name="exec.exit_code", value=code, subject=name),
-            Finding(name="exec.output", value=text, subject=name),
-        ],
+        findings=findings,
     )

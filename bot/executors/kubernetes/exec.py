@@ -13,7 +13,7 @@ from kubernetes.stream.ws_client import ERROR_CHANNEL
 
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
-from bot.executors.common import dig
+from bot.executors.common import dig, exec_findings
 from bot.executors.kubernetes.client import KubeClient, Obj
 from bot.executors.kubernetes.failure import KubeError, kubelet_unreachable
 from bot.executors.kubernetes.params import K8sExec
@@ -170,11 +170,12 @@ async def read_exec(kube: KubeClient, action: K8sExec, target: ServiceBinding) -
         output = f"{output.rstrip()}\n{why}".strip()
     output = redact(_capped(output, MAX_OUTPUT))
     first = next((line.strip() for line in output.splitlines() if line.strip()), "no output")
-    findings = [
-        Finding(name="exec.exit_code", value=code, subject=subject),
-        Finding(name="exec.output", value=output[:MAX_FINDING], subject=subject),
-    ]
+    findings, missing = exec_findings(code, output[:MAX_FINDING], subject)
     summary = redact(f"{argv} in {subject} ({container}): exit {code}: {first[:200]}")
+    if missing:
+        summary = redact(
+            f"{missing} is not in the image of {subject} ({container}): cannot run {argv} there"
+        )
     return CheckResult(
         status="ok" if code == 0 else "problem", summary=summary, output=output, findings=findings
     )

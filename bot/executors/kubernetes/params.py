@@ -141,7 +141,7 @@ class K8sSecretKeys(ReadAction):
 
 
 class K8sEnv(ReadAction):
-    """Environment of the deployment's container, redacted; secret refs shown as refs."""
+    """The container's environment, config maps it names expanded, redacted; secrets never read."""
 
     type: Literal["k8s.env"]
     namespace: K8sName | None = None

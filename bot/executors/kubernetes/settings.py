@@ -100,14 +100,47 @@ async def read_secret_keys(
     )
 
 
-def _env_value(var: Obj) -> str:
+class _ConfigMaps:
+    """The config maps a container's environment names, each read once; None if unreadable."""
+
+    def __init__(self, kube: KubeClient, namespace: str) -> None:
+        self._kube, self._namespace = kube, namespace
+        self._read: dict[str, dict[str, str] | None] = {}
+        self.problems: dict[str, str] = {}
+
+    async def data(self, name: str) -> dict[str, str] | None:
+        if name not in self._read:
+            self._read[name] = await self._fetch(name)
+        return self._read[name]
+
+    async def _fetch(self, name: str) -> dict[str, str] | None:
+        what = f"configmap {name} in namespace {self._namespace}"
+        try:
+            cm = await self._kube.obj(
+                "core", "read_namespaced_config_map", name, self._namespace, what=what
+            )
+        except KubeError as exc:
+            if exc.status not in (403, 404):
+                raise
+            self.problems[name] = "not found" if exc.status == 404 else "forbidden"
+            return None
+        return {str(k): str(v) for k, v in (cm.get("data") or {}).items()}
+
+
+async def _env_value(var: Obj, maps: _ConfigMaps) -> str:
     source = var.get("valueFrom") or {}
     if "secretKeyRef" in source:
+        # Secrets are never read (the bot is not granted them): the ref is what is shown.
         ref = source["secretKeyRef"]
         return f"<from secret {ref.get('name', '')} key {ref.get('key', '')}>"
     if "configMapKeyRef" in source:
         ref = source["configMapKeyRef"]
-        return f"<from configmap {ref.get('name', '')} key {ref.get('key', '')}>"
+        name, key = str(ref.get("name", "")), str(ref.get("key", ""))
+        data = await maps.data(name)
+        if data is None or key not in data:
+            missing = maps.problems.get(name, f"has no key {key}")
+            return f"<from configmap {name} key {key}: {missing}>"
+        return redact_value(str(var.get("name", "")), data[key])
     if "fieldRef" in source:
         return f"<from field {dig(source, 'fieldRef', 'fieldPath') or ''}>"
     if "resourceFieldRef" in source:
@@ -115,15 +148,24 @@ def _env_value(var: Obj) -> str:
     return redact_value(str(var.get("name", "")), str(var.get("value", "")))
 
 
-def _env_from_line(ref: Obj) -> str:
-    prefix = f" with prefix {ref['prefix']}" if ref.get("prefix") else ""
-    for key, kind in (("secretRef", "secret"), ("configMapRef", "configmap")):
-        if key in ref:
-            return f"<all keys of {kind} {dig(ref, key, 'name') or ''}{prefix}>"
-    return "<unknown envFrom source>"
+async def _env_from(ref: Obj, maps: _ConfigMaps) -> tuple[list[list[str]], str | None]:
+    """(NAME, VALUE, SOURCE) rows an envFrom entry adds, or a note when its keys are unknown."""
+    prefix = str(ref.get("prefix") or "")
+    if "configMapRef" in ref:
+        name = str(dig(ref, "configMapRef", "name") or "")
+        data = await maps.data(name)
+        if data is None:
+            return [], f"<all keys of configmap {name}: {maps.problems.get(name, '')}>"
+        source = f"configmap {name}"
+        return [[prefix + k, redact_value(prefix + k, v), source] for k, v in data.items()], None
+    if "secretRef" in ref:
+        shown = f" with prefix {prefix}" if prefix else ""
+        return [], f"<all keys of secret {dig(ref, 'secretRef', 'name') or ''}{shown}, not read>"
+    return [], "<unknown envFrom source>"
 
 
 async def read_env(kube: KubeClient, action: K8sEnv, target: ServiceBinding) -> CheckResult:
+    """The variables as the pod gets them: envFrom, then env, which wins on a shared name."""
     namespace = action.namespace or target.namespace
     name = action.deployment or target.deployment
     deployment = await read_deployment(kube, namespace, name)
@@ -135,22 +177,29 @@ async def read_env(kube: KubeClient, action: K8sEnv, target: ServiceBinding) -> 
     if container is None:
         names = ", ".join(str(c.get("name", "")) for c in containers) or "none"
         raise KubeError(f"no container {wanted} in deployment/{name} (containers: {names})")
-    env = [
-        v
-        for v in container.get("env") or []
-        if str(v.get("name", "")).startswith(action.prefix or "")
-    ]
+    maps = _ConfigMaps(kube, namespace)
+    variables: dict[str, list[str]] = {}
+    notes: list[str] = []
+    for ref in container.get("envFrom") or []:
+        rows, note = await _env_from(ref, maps)
+        variables.update((row[0], row) for row in rows)
+        notes += [note] if note else []
+    for var in container.get("env") or []:
+        key = str(var.get("name", ""))
+        variables[key] = [key, await _env_value(var, maps), "env"]
+    chosen = [row for key, row in variables.items() if key.startswith(action.prefix or "")]
     # Columns rather than NAME=value: the redactor would mask "API_KEY=<from secret ...>" refs.
-    rows = [[str(v.get("name", "")), _env_value(v)] for v in env]
-    rows += [["(envFrom)", _env_from_line(r)] for r in container.get("envFrom") or []]
+    rows = [*chosen, *(["(envFrom)", note, ""] for note in notes)]
     subject = f"deployment/{name}"
-    findings = [Finding(name="env.count", value=len(env), subject=subject)]
+    findings = [Finding(name="env.count", value=len(chosen), subject=subject)]
     which = f" starting with {action.prefix}" if action.prefix else ""
-    summary = f"container {container.get('name', '')}: {len(env)} variable(s){which}"
-    status = "problem" if action.prefix and not env else "ok"
+    summary = f"container {container.get('name', '')}: {len(chosen)} variable(s){which}"
+    if notes:
+        summary += f" ({len(notes)} envFrom source(s) not expanded)"
+    status = "problem" if action.prefix and not chosen else "ok"
     return CheckResult(
         status=status,
         summary=summary,
-        output=redact(table(["NAME", "VALUE"], rows)),
+        output=redact(table(["NAME", "VALUE", "SOURCE"], rows)),
         findings=findings,
     )

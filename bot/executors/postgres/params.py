@@ -14,7 +14,7 @@ _DATABASE = r"^[A-Za-z0-9_-]{1,63}$"
 
 
 class PgReady(ReadAction):
-    """`pg_isready` / `psql -c 'SELECT 1'`: connect, run SELECT 1, report the server version."""
+    """`pg_isready` / `psql -c 'SELECT 1'`: connect, run SELECT 1 and SELECT version()."""
 
     type: Literal["postgres.ready"]
     url: PostgresUrl

@@ -57,6 +57,7 @@ async def ready(_client: None, action: PgReady, target: ServiceBinding) -> Check
         async with session(action.url, action.timeout_s) as db:
             await db.fetchval("SELECT 1")
             version = str(await db.fetchval("SHOW server_version")).split()[0]
+            build = str(await db.fetchval("SELECT version()"))
     except PgFailure as exc:
         if not exc.unreachable:
             raise
@@ -64,7 +65,7 @@ async def ready(_client: None, action: PgReady, target: ServiceBinding) -> Check
         shown_url = f"postgres {shown(action.url)}"
         return unreachable(shown_url, f"not accepting connections: {exc}", "postgres.ready", where)
     latency_ms = elapsed_ms(started)
-    return reached(
+    result = reached(
         f"postgres {shown(action.url)}: accepting connections (PostgreSQL {version})"
         f" in {latency_ms} ms",
         [
@@ -73,6 +74,8 @@ async def ready(_client: None, action: PgReady, target: ServiceBinding) -> Check
             Finding(name="postgres.version", value=version, subject=where),
         ],
     )
+    # `SELECT version()` as the runbook asks it: the server's whole build line.
+    return result.model_copy(update={"output": f"{result.output}\n{build}"})
 
 
 async def connections(_client: None, action: PgConnections, target: ServiceBinding) -> CheckResult:

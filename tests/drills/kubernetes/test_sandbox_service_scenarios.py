@@ -37,15 +37,16 @@ def test_the_service_runs_in_its_own_namespace_with_in_cluster_dependency_names(
     assert NAMESPACE in names
     deps = sandbox.binding()["dependencies"]
     assert isinstance(deps, dict)
-    # A pod reaches the database by its Service's name; the bot by the forwarded port.
+    # A pod reaches the database by its Service's name (cluster_host); the bot by the
+    # forwarded port (host, port, url).
     postgres, redis = deps["postgres"], deps["redis"]
-    assert postgres["host"] == f"postgres.{NAMESPACE}.svc.cluster.local"
-    assert postgres["port"] == 5432
-    assert postgres["url"].startswith("postgresql://postgres@127.0.0.1:")
-    assert redis["host"] == f"redis.{NAMESPACE}.svc.cluster.local"
+    assert postgres["cluster_host"] == f"postgres.{NAMESPACE}.svc.cluster.local"
+    assert postgres["host"] == "127.0.0.1"
+    assert postgres["url"] == f"postgresql://postgres@127.0.0.1:{postgres['port']}/postgres"
+    assert redis["cluster_host"] == f"redis.{NAMESPACE}.svc.cluster.local"
     assert redis["url"].startswith("redis://127.0.0.1:")
 
-    psql = ["psql", "-h", postgres["host"], "-U", "postgres", "-c", "SELECT 1;"]
+    psql = ["psql", "-h", postgres["cluster_host"], "-U", "postgres", "-c", "SELECT 1;"]
     code, output = _exec(sandbox, NAMESPACE, "backend", psql)
     assert code == 2 and "Connection refused" in output
     kube.core.delete_namespaced_pod("postgres-0", NAMESPACE)
