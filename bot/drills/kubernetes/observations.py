@@ -111,6 +111,9 @@ def _app_log(cluster: Cluster, pod: PodRecord, state: PodState, start: float) ->
         need = cluster.scenario.profile(image).memory
         return _lines(start, [*boot, f"INFO warming cache (expected heap {need})",
                               "INFO cache warm-up 61%", "Killed"])  # fmt: skip
+    fault = cluster.scenario.service.fault
+    if fault is not None and cluster.faulty(pod):
+        return _lines(start, [*boot, *fault.log * 3])
     if state.phase == "unready":
         names = ["database" if n == "postgres" else n for n in state.message.split(", ")]
         failures = [f"ERROR could not connect to {n}: connection refused" for n in names]
@@ -167,7 +170,11 @@ def _usage(cluster: Cluster, pod: PodRecord, state: PodState) -> tuple[int, int]
         return 950_000_000, int(limit * 0.97)
     if state.phase == "unready":
         return 15_000_000, int(need * 0.5)
-    return 120_000_000, int(need * 0.85)
+    if pod.role != "app":
+        return 120_000_000, int(need * 0.85)
+    # Each request in flight holds CPU and memory: both grow with the load per pod.
+    load = cluster.load_factor()
+    return int(120_000_000 * load), int(need * (0.5 + 0.35 * load))
 
 
 def pod_metrics(cluster: Cluster, ns: str | None) -> list[Obj]:

@@ -99,7 +99,11 @@ class Sandbox(StandIn):
         for name in self.cluster.scenario.dependencies:
             entry: dict[str, object] = {"selector": f"app={name}", "pod": f"{name}-0"}
             if name == "redis" and name in ports:
+                # The bot reaches the listener; a pod reaches the Service by its cluster name.
                 entry["url"] = f"redis://127.0.0.1:{ports[name]}/0"
+                ns = self.cluster.scenario.service.namespace
+                port = self.cluster.scenario.dependencies[name].port
+                entry.update(host=f"{name}.{ns}.svc", port=port)
             elif name in ports:
                 entry.update(host="127.0.0.1", port=ports[name])
             dependencies[name] = entry

@@ -9,6 +9,10 @@ BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _RATE = 40.0
 _FAST = (0.55, 0.8, 0.93, 0.97, 0.99, 0.997)
 _FAILING = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
+# Pods past their capacity queue requests: most take over a second.
+_SLOW = (0.05, 0.1, 0.2, 0.35, 0.6, 0.9)
+# The status a fault answers with, by kind.
+_FAULT_STATUS = {"5xx": "502", "401": "401", "429": "429"}
 
 
 @dataclass
@@ -33,17 +37,33 @@ class Traffic:
         now, self.last = self.last, self.last - 86400.0
         self.advance(now, True, [])
 
-    def advance(self, now: float, healthy: bool, down_upstreams: list[str]) -> None:
+    def advance(
+        self,
+        now: float,
+        healthy: bool,
+        down_upstreams: list[str],
+        faulty: float = 0.0,
+        answers: str = "5xx",
+        load: float = 1.0,
+    ) -> None:
+        """Count the requests since the last scrape; `faulty` of them get the fault's answer."""
         seconds = max(0.0, now - self.last)
         self.last = now
         requests = _RATE * seconds
         if healthy:
-            self.by_status["200"] += requests * 0.97
-            self.by_status["429"] += requests * 0.02
-            self.by_status["401"] += requests * 0.01
-            self.ratelimited += requests * 0.02
-            self.auth_failures += requests * 0.01
-            shares, mean = _FAST, 0.06
+            ok = requests * (1.0 - faulty)
+            self.by_status["200"] += ok * 0.97
+            self.by_status["429"] += ok * 0.02
+            self.by_status["401"] += ok * 0.01
+            self.ratelimited += ok * 0.02
+            self.auth_failures += ok * 0.01
+            status = _FAULT_STATUS[answers]
+            self.by_status[status] = self.by_status.get(status, 0.0) + requests * faulty
+            if answers == "429":
+                self.ratelimited += requests * faulty
+            if answers == "401":
+                self.auth_failures += requests * faulty
+            shares, mean = (_SLOW, 1.4) if load > 1.0 else (_FAST, 0.06)
         else:
             self.by_status["503"] += requests
             self.by_status.setdefault("502", 0.0)
