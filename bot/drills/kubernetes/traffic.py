@@ -28,6 +28,9 @@ class Traffic:
     ratelimited: float = 0.0
     auth_failures: float = 0.0
     upstream_errors: dict[str, float] = field(default_factory=dict)
+    # Calls to each upstream (one per request answered) and the seconds they took.
+    upstream_calls: dict[str, float] = field(default_factory=dict)
+    upstream_seconds: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # A day of healthy history, so rates over the first scrapes are not all zeros.
@@ -70,6 +73,10 @@ class Traffic:
             shares, mean = _FAILING, 0.02
         for name in down_upstreams:
             self.upstream_errors[name] = self.upstream_errors.get(name, 0.0) + requests
+        for name in self.upstreams:
+            calls = 0.0 if name in down_upstreams else requests / len(self.upstreams)
+            self.upstream_calls[name] = self.upstream_calls.get(name, 0.0) + calls
+            self.upstream_seconds[name] = self.upstream_seconds.get(name, 0.0) + calls * 0.03
         for i, share in enumerate(shares):
             self.buckets[i] += requests * share
         self.count += requests
@@ -100,5 +107,12 @@ class Traffic:
             "# TYPE gateway_upstream_errors_total counter",
             *(f'gateway_upstream_errors_total{{{job},upstream="{name}"}} {int(n)}'
               for name, n in sorted(self.upstream_errors.items())),
+            "# HELP gateway_upstream_duration_seconds Time an upstream took to answer.",
+            "# TYPE gateway_upstream_duration_seconds summary",
+            *(line for name in sorted(self.upstream_calls) for line in (
+                f'gateway_upstream_duration_seconds_sum{{{job},upstream="{name}"}} '
+                f"{self.upstream_seconds[name]:.3f}",
+                f'gateway_upstream_duration_seconds_count{{{job},upstream="{name}"}} '
+                f"{int(self.upstream_calls[name])}")),
         ]  # fmt: skip
         return "\n".join(lines) + "\n"
