@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+import yaml
 
+from bot.drills.kubernetes import Sandbox
 from bot.drills.kubernetes.scenario import load_scenario, scenarios_for
 from bot.playbooks.loader import load_playbooks
 from bot.settings import Settings
@@ -20,6 +22,7 @@ from tests.scenarios.conftest import (
     BotProcess,
     Transcript,
     bot_env,
+    console_env,
     run_bot,
 )
 
@@ -260,3 +263,23 @@ def test_a_failing_release_is_cured_by_the_operations_rollback() -> None:
 )  # fmt: skip
 def test_every_gateway_incident_playbook_has_a_drill(playbook: str) -> None:
     assert scenarios_for(playbook), playbook
+
+
+def test_a_verification_without_its_binding_fails_at_once_with_the_reason(
+    sandbox: Callable[[str], Sandbox], tmp_path: Path
+) -> None:
+    """The operations outage recovery checks the live URL; a binding without one says so now."""
+    sb = sandbox("gateway-ops-bad-release")
+    env = console_env(sb, tmp_path, RUNBOOK_BOT_STATE=str(tmp_path / "state.db"))
+    config = yaml.safe_load(Path(env["RUNBOOK_BOT_CONFIG"]).read_text(encoding="utf-8"))
+    del config["services"]["api-gateway"]["live_url"]
+    Path(env["RUNBOOK_BOT_CONFIG"]).write_text(yaml.safe_dump(config), encoding="utf-8")
+    commands = ["open api-gateway-operations api-gateway", "goto outage-recovery",
+                "verify verify-deployment-live"]  # fmt: skip
+    t = run_bot(["console"], commands, env)
+    assert t.returncode == 0, t.stdout + t.stderr
+    lines = t.lines("verify verify-deployment-live")
+    assert lines == [
+        "[error] verify-deployment-live: Verify deployment: liveness",
+        "    this check cannot run: service 'api-gateway' has no live_url configured",
+    ], lines
