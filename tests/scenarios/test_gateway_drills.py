@@ -121,7 +121,9 @@ def test_5xx_from_stale_redis_connections_is_cured_by_a_rolling_restart() -> Non
     assert "nc -zv redis.default.svc 6379 in pod/api-gateway-" in diagnosis
     top_cause(t, scenario)
     assert "Also possible: Redis is down (1 of 3" in t.reply("causes")
+    # Redis restarted in the failover and is serving again.
     assert "redis-0   1/1     Running   0          20m" in t.reply("run", 1)
+    assert "1:M * Ready to accept connections tcp" in t.reply("run", 1)
 
     assert "Dry run: restart deployment/api-gateway" in t.reply("fix restart-unhealthy")
     applied = t.reply("approve")

@@ -122,6 +122,23 @@ def _app_log(cluster: Cluster, pod: PodRecord, state: PodState, start: float) ->
     return _lines(start, [*boot, "INFO connected to postgres and redis", *served])
 
 
+def _dependency_log(cluster: Cluster, pod: PodRecord, start: float) -> list[str]:
+    """What a running database, cache or upstream prints once it is up."""
+    name, image = pod.labels.get("app", ""), pod.container["image"]
+    port = cluster.scenario.dependencies[name].port if name in cluster.scenario.dependencies else 0
+    if image.startswith("redis"):
+        version = image.partition(":")[2] or "7.2"
+        texts = [f"1:C oO0OoO0OoO0Oo Redis is starting, version={version}",
+                 f"1:M * Running mode=standalone, port={port}.",
+                 "1:M * Server initialized", "1:M * Ready to accept connections tcp"]  # fmt: skip
+    elif image.startswith("postgres"):
+        texts = [f"LOG:  listening on IPv4 address \"0.0.0.0\", port {port}",
+                 "LOG:  database system is ready to accept connections"]  # fmt: skip
+    else:
+        texts = [f"INFO starting {image} on :{port}", "INFO ready"]
+    return _lines(start, texts)
+
+
 def _ingress_log(cluster: Cluster, start: float) -> list[str]:
     svc = cluster.scenario.service
     up = cluster.ready_endpoints(svc.name) > 0
@@ -155,6 +172,8 @@ def logs(cluster: Cluster, pod: PodRecord, previous: bool, container: str | None
     start = cluster.clock() - (60.0 if previous else 20.0)
     if pod.role == "ingress":
         return _ingress_log(cluster, start)
+    if pod.role == "dependency" and state.phase != "crashing":
+        return _dependency_log(cluster, pod, start)
     if state.phase == "crashing":
         return _lines(
             start, pod.crash_log or cluster.scenario.profile(pod.container["image"]).crash_log
