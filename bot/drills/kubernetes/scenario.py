@@ -107,8 +107,8 @@ class ServiceSpec(Model):
     revisions: list[Revision] = Field(min_length=1)
     hpa: HpaSpec | None = None
     fault: Fault | None = None
-    # Traffic as a multiple of what `replicas` pods serve comfortably; past 1 per pod, each
-    # pod uses more CPU and memory and answers slower.
+    # Traffic as a multiple of what `replicas` pods serve comfortably; per pod, CPU and memory
+    # grow with it, and past twice that the pods answer in seconds.
     load: float = Field(default=1.0, gt=0)
 
     @property

@@ -9,7 +9,9 @@ BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _RATE = 40.0
 _FAST = (0.55, 0.8, 0.93, 0.97, 0.99, 0.997)
 _FAILING = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995)
-# Pods past their capacity queue requests: most take over a second.
+# Pods past their capacity (this many times the load they serve comfortably) queue requests:
+# most take over a second.
+_CAPACITY = 2.0
 _SLOW = (0.05, 0.1, 0.2, 0.35, 0.6, 0.9)
 # The status a fault answers with, by kind.
 _FAULT_STATUS = {"5xx": "502", "401": "401", "429": "429"}
@@ -66,7 +68,7 @@ class Traffic:
                 self.ratelimited += requests * faulty
             if answers == "401":
                 self.auth_failures += requests * faulty
-            shares, mean = (_SLOW, 1.4) if load > 1.0 else (_FAST, 0.06)
+            shares, mean = (_SLOW, 1.4) if load > _CAPACITY else (_FAST, 0.06)
         else:
             self.by_status["503"] += requests
             self.by_status.setdefault("502", 0.0)

@@ -78,8 +78,26 @@ def test_wedged_pods_are_unready_until_replaced(start: Start) -> None:
     assert httpx.get(str(sandbox.binding()["ready_url"]), timeout=10).status_code == 200
 
 
+def within_a_second(url: str) -> float:
+    """The share of the requests between two scrapes answered within a second."""
+
+    def sample() -> tuple[float, float]:
+        text = httpx.get(url, timeout=10).text
+        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line[:1] != "#")
+        fast = values['gateway_request_duration_seconds_bucket{service="api-gateway",le="1.0"}']
+        return float(fast), float(
+            values['gateway_request_duration_seconds_count{service="api-gateway"}']
+        )
+
+    fast, count = sample()
+    assert wait_until(lambda: sample()[1] > count + 40, timeout=30)
+    later_fast, later_count = sample()
+    return (later_fast - fast) / (later_count - count)
+
+
 def test_load_per_pod_falls_as_replicas_rise(start: Start) -> None:
-    _, kube = start("gateway-latency-load")
+    sandbox, kube = start("gateway-latency-load")
+    metrics = str(sandbox.binding()["metrics_url"])
 
     def memory() -> set[str]:
         items = kube.json(
@@ -91,12 +109,14 @@ def test_load_per_pod_falls_as_replicas_rise(start: Start) -> None:
     assert wait_until(lambda: ready(kube) == 3)
     busy = memory()
     assert len(busy) == 1
+    assert within_a_second(metrics) < 0.7
     kube.apps.patch_namespaced_deployment_scale(
         "api-gateway", "default", {"spec": {"replicas": 10}}
     )
     assert wait_until(lambda: ready(kube) == 10)
     calm = memory()
     assert len(calm) == 1
+    assert within_a_second(metrics) > 0.95
     assert int(calm.pop().rstrip("Ki")) < int(busy.pop().rstrip("Ki")) * 0.6
 
 
