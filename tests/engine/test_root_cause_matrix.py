@@ -196,14 +196,14 @@ def _contradictions(cause: RootCause, incident: Incident) -> list[str]:
     return found
 
 
-def _first_listing_stage(playbook: Playbook) -> str:
-    """The first stage with a diagnostic listing the service's own pods."""
+def _first_listing_stage(playbook: Playbook) -> str | None:
+    """The first stage with a diagnostic listing the service's own pods, if any has one."""
     for stage in playbook.stages:
         for step in stage.all_steps():
             action = step.action if isinstance(step, DiagnosticStep) else None
             if isinstance(action, K8sPods) and not action.selector:
                 return stage.id
-    raise AssertionError(f"{playbook.id} never lists the service's pods")
+    return None
 
 
 def _named(causes: list[CauseMatch], stand_in: StandIn) -> set[str]:
@@ -246,9 +246,12 @@ async def test_the_top_cause_is_the_scenarios_and_nothing_listed_is_ruled_out(
             if stand_in.replace_pods is None:
                 return
 
-            old = stand_in.replace_pods()
             # The first stage that lists the service's pods again, as a responder's `run` does.
+            # (The gateway's auth, latency and rate-limit runbooks never list its pods.)
             listing = _first_listing_stage(engine.playbook_for(incident))
+            if listing is None:
+                return
+            old = stand_in.replace_pods()
             await engine.advance(opened.id, ONCALL, listing)
             await engine.run_stage(opened.id, ONCALL)
             after = engine.causes(await engine.get(opened.id))

@@ -25,6 +25,7 @@ _PATCHABLE = (
     ("apps", "deployments", None),
     ("apps", "deployments", "scale"),
     ("", "services", None),
+    ("", "configmaps", None),
     ("autoscaling", "horizontalpodautoscalers", None),
 )
 VERSION = {
@@ -254,6 +255,8 @@ class Api:
             )
         if route.resource == "services":
             return Response(200, patched if dry else self._commit_service(route, patched))
+        if route.resource == "configmaps":
+            return Response(200, patched if dry else self._commit_configmap(route, patched))
         if route.sub == "scale":
             replicas = int(patched["spec"]["replicas"])
             if replicas < 0:
@@ -274,6 +277,13 @@ class Api:
         stored["spec"] = patched["spec"]
         stored["metadata"]["labels"] = patched["metadata"].get("labels", {})
         return dict(self.cluster.put("services", stored))
+
+    def _commit_configmap(self, route: Route, patched: Obj) -> Obj:
+        """Store the new data; running pods keep the values they started with."""
+        stored = self.cluster.find("configmaps", route.namespace or "", route.name or "")
+        assert stored is not None
+        stored["data"] = {str(k): str(v) for k, v in (patched.get("data") or {}).items()}
+        return dict(self.cluster.put("configmaps", stored))
 
     def _commit_deployment(self, route: Route, patched: Obj) -> Obj:
         dep = self.cluster.find("deployments", route.namespace or "", route.name or "")

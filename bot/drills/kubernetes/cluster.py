@@ -22,6 +22,8 @@ class Cluster:
         self.scenario = scenario
         self.ready_delay = ready_delay
         self.clock = clock
+        # When the drill began: pods created since are the responder's doing.
+        self.started = clock()
         self.store: dict[str, dict[tuple[str, str], Obj]] = {}
         self.pods: dict[tuple[str, str], PodRecord] = {}
         self.events: list[Obj] = []
@@ -78,7 +80,30 @@ class Cluster:
             need += load // max(1, int(found.get("spec", {}).get("replicas") or 1))
         return need
 
+    def faulty(self, pod: PodRecord) -> bool:
+        """Whether the scenario's fault still afflicts this pod of the service."""
+        fault = self.scenario.service.fault
+        if fault is None or pod.role != "app":
+            return False
+        if fault.cured_by == "restart":
+            return pod.created < self.started
+        return not all(b.holds(pod.config.get(k)) for k, b in fault.config.items())
+
     def pod_state(self, pod: PodRecord) -> PodState:
+        state = self._running_state(pod)
+        fault = self.scenario.service.fault
+        if state.phase == "ready" and fault is not None and fault.unready and self.faulty(pod):
+            return PodState("unready", message="")
+        return state
+
+    def load_factor(self) -> float:
+        """Traffic per ready pod of the service, relative to what one serves comfortably."""
+        spec = self.scenario.service
+        ready = [p for p in self.selected(spec.namespace, {"app": spec.name})
+                 if self._running_state(p).phase == "ready"]  # fmt: skip
+        return spec.load * spec.replicas / max(1, len(ready))
+
+    def _running_state(self, pod: PodRecord) -> PodState:
         profile = self.scenario.profile(pod.container["image"])
         down = [] if pod.role != "app" else self.down_dependencies()
         return evaluate(

@@ -109,6 +109,9 @@ class Inside:
         return str(var.get("value", ""))
 
     def _data(self, resource: str, name: str) -> dict[str, str]:
+        if resource == "configmaps" and self.pod.role == "app" and name == f"{self.app}-config":
+            # Environment variables are read once, when the container starts.
+            return dict(self.pod.config)
         obj = self.cluster.find(resource, self.pod.namespace, name) or {}
         data = dict(obj.get("data") or {})
         if resource == "secrets":

@@ -111,6 +111,8 @@ def _new_pod(cluster: Cluster, rs: Obj, at: float) -> PodRecord:
     template = rs["spec"]["template"]
     app = cluster.scenario.service.name
     labels = dict(template["metadata"]["labels"])
+    # Before the drill's config map is stored, pods started with the scenario's config.
+    config = cluster.find("configmaps", ns, f"{app}-config")
     pod = PodRecord(
         name=f"{rs['metadata']['name']}-{suffix()}",
         namespace=ns,
@@ -121,6 +123,7 @@ def _new_pod(cluster: Cluster, rs: Obj, at: float) -> PodRecord:
         ip=cluster.next_ip(index),
         role="app" if labels.get("app") == app else "ingress",
         owner=owner("ReplicaSet", "apps/v1", rs),
+        config=dict(config["data"]) if config else dict(cluster.scenario.service.config),
     )
     cluster.add_pod(pod)
     return pod

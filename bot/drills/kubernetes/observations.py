@@ -111,12 +111,32 @@ def _app_log(cluster: Cluster, pod: PodRecord, state: PodState, start: float) ->
         need = f"{cluster.memory_need(pod) // 2**20}Mi"
         return _lines(start, [*boot, f"INFO warming cache (expected heap {need})",
                               "INFO cache warm-up 61%", "Killed"])  # fmt: skip
+    fault = cluster.scenario.service.fault
+    if fault is not None and cluster.faulty(pod):
+        return _lines(start, [*boot, *fault.log * 3])
     if state.phase == "unready":
         names = ["database" if n == "postgres" else n for n in state.message.split(", ")]
         failures = [f"ERROR could not connect to {n}: connection refused" for n in names]
         return _lines(start, [*boot, *failures * 5, "WARN readiness: dependencies unavailable"])
     served = ['INFO "GET /health HTTP/1.1" 200 2ms'] * 5
     return _lines(start, [*boot, "INFO connected to postgres and redis", *served])
+
+
+def _dependency_log(cluster: Cluster, pod: PodRecord, start: float) -> list[str]:
+    """What a running database, cache or upstream prints once it is up."""
+    name, image = pod.labels.get("app", ""), pod.container["image"]
+    port = cluster.scenario.dependencies[name].port if name in cluster.scenario.dependencies else 0
+    if image.startswith("redis"):
+        version = image.partition(":")[2] or "7.2"
+        texts = [f"1:C oO0OoO0OoO0Oo Redis is starting, version={version}",
+                 f"1:M * Running mode=standalone, port={port}.",
+                 "1:M * Server initialized", "1:M * Ready to accept connections tcp"]  # fmt: skip
+    elif image.startswith("postgres"):
+        texts = [f"LOG:  listening on IPv4 address \"0.0.0.0\", port {port}",
+                 "LOG:  database system is ready to accept connections"]  # fmt: skip
+    else:
+        texts = [f"INFO starting {image} on :{port}", "INFO ready"]
+    return _lines(start, texts)
 
 
 def _ingress_log(cluster: Cluster, start: float) -> list[str]:
@@ -152,6 +172,8 @@ def logs(cluster: Cluster, pod: PodRecord, previous: bool, container: str | None
     start = cluster.clock() - (60.0 if previous else 20.0)
     if pod.role == "ingress":
         return _ingress_log(cluster, start)
+    if pod.role == "dependency" and state.phase != "crashing":
+        return _dependency_log(cluster, pod, start)
     if state.phase == "crashing":
         return _lines(
             start, pod.crash_log or cluster.scenario.profile(pod.container["image"]).crash_log
@@ -167,7 +189,11 @@ def _usage(cluster: Cluster, pod: PodRecord, state: PodState) -> tuple[int, int]
         return 950_000_000, int(limit * 0.97)
     if state.phase == "unready":
         return 15_000_000, int(need * 0.5)
-    return 120_000_000, int(need * 0.85)
+    if pod.role != "app":
+        return 120_000_000, int(need * 0.85)
+    # Each request in flight holds CPU and memory: both grow with the load per pod.
+    load = cluster.load_factor()
+    return int(120_000_000 * load), int(need * (0.5 + 0.35 * load))
 
 
 def pod_metrics(cluster: Cluster, ns: str | None) -> list[Obj]:

@@ -29,6 +29,8 @@ class PodRecord:
     role: Role
     owner: Obj | None = None
     crash_log: list[str] = field(default_factory=list)
+    # The config map values its container started with (envFrom is read once, at start).
+    config: dict[str, str] = field(default_factory=dict)
     metadata: Obj = field(init=False)
 
     def __post_init__(self) -> None:

@@ -57,6 +57,41 @@ class VolumeSpec(Model):
     used_percent: int = Field(default=40, ge=0, le=100)
 
 
+class Bound(Model):
+    """A numeric bound on one config map value, as the running code reads it."""
+
+    at_least: float | None = None
+    at_most: float | None = None
+
+    def holds(self, value: str | None) -> bool:
+        try:
+            number = float(value or "")
+        except ValueError:
+            return False
+        low = self.at_least if self.at_least is not None else number
+        high = self.at_most if self.at_most is not None else number
+        return low <= number <= high
+
+
+class Fault(Model):
+    """How the running service misbehaves, and what ends it, as on a real cluster.
+
+    `cured_by: restart`: state the process holds (a wedged connection pool), gone in a pod
+    started after the drill began. `cured_by: config`: a pod that started with config map
+    values within `config` is cured; pods read their config when they start, so an edit
+    takes effect only in pods started after it.
+    """
+
+    # What each affected pod logs while serving, after its start-up lines.
+    log: list[str] = Field(min_length=1)
+    # What its clients get instead of an answer.
+    answers: Literal["5xx", "401", "429"]
+    # The readiness probe sees it: affected pods leave the Service's endpoints.
+    unready: bool = False
+    cured_by: Literal["restart", "config"]
+    config: dict[str, Bound] = Field(default_factory=dict)
+
+
 class ServiceSpec(Model):
     """The service under test: deployment, Service, Ingress, config and secrets."""
 
@@ -76,6 +111,10 @@ class ServiceSpec(Model):
     hpa: HpaSpec | None = None
     # The app container's working directory (its image's WORKDIR), for relative paths in exec.
     workdir: str | None = None
+    fault: Fault | None = None
+    # Traffic as a multiple of what `replicas` pods serve comfortably; per pod, CPU and memory
+    # grow with it, and past twice that the pods answer in seconds.
+    load: float = Field(default=1.0, gt=0)
 
     @property
     def container_name(self) -> str:

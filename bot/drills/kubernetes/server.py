@@ -121,7 +121,16 @@ class SandboxServer(HttpFront):
         upstreams = sorted(n for n, d in deps.items() if d.listener != "redis")
         traffic = self._traffic.setdefault(service, Traffic(cluster.clock(), upstreams))
         down = [n for n in upstreams if not cluster.dependency_up(n)]
-        traffic.advance(cluster.clock(), cluster.service_health(service)[0], down)
+        spec = cluster.scenario.service
+        serving = [
+            p
+            for p in cluster.selected(spec.namespace, {"app": service})
+            if cluster.pod_state(p).phase == "ready"
+        ]
+        faulty = sum(1 for p in serving if cluster.faulty(p)) / max(1, len(serving))
+        answers = spec.fault.answers if spec.fault else "5xx"
+        healthy = cluster.service_health(service)[0]
+        traffic.advance(cluster.clock(), healthy, down, faulty, answers, cluster.load_factor())
         return traffic.exposition(service)
 
 
