@@ -7,6 +7,7 @@ from bot.engine.communication import CommunicationFlow
 from bot.engine.diagnostics import DiagnosticsFlow
 from bot.engine.escalation import EscalationFlow
 from bot.engine.incident import BOT, Actor, Incident
+from bot.engine.pins import PinFlow
 from bot.engine.recovery import RecoveryFlow
 from bot.engine.redaction import redact_incident
 from bot.errors import InvalidRequest, NotFound
@@ -15,7 +16,7 @@ from bot.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED
 from bot.store.base import Record
 
 
-class Engine(DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow):
+class Engine(DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow, PinFlow):
     """Opens, walks and resolves incidents; each concern lives in its own module."""
 
     async def open(

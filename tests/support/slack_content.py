@@ -32,6 +32,7 @@ class ContentMethods:
             "chat.update": self.chat_update,
             "chat.postEphemeral": self.chat_post_ephemeral,
             "pins.add": self.pins_add,
+            "chat.getPermalink": self.chat_get_permalink,
             "views.open": self.views_open,
             "views.update": self.views_update,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
@@ -117,6 +118,13 @@ class ContentMethods:
             raise SlackError("already_pinned")
         channel.pins.append(ts)
         return {}
+
+    def chat_get_permalink(self, params: Params) -> Answer:
+        channel = self.workspace.visible(params.get("channel"))
+        ts = str(params.get("message_ts") or "")
+        channel.message(ts)
+        link = f"https://runbook-test.slack.com/archives/{channel.id}/p{ts.replace('.', '')}"
+        return {"channel": channel.id, "permalink": link}
 
     def views_open(self, params: Params) -> Answer:
         trigger_id = str(params.get("trigger_id") or "")
