@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bot.config import Channels
 from bot.engine.incident import Incident, PinnedMessage
 from tests.adapters.slack.conftest import ALICE, BOB, SIGNING_SECRET, SlackBot, SocketBot
 from tests.support.slack_signing import event_payload, pin_event, reaction_event, sign
@@ -169,3 +170,23 @@ async def test_pins_over_socket_mode_reach_the_timeline(socket_bot: SocketBot) -
     await bot.socket.wait_for_ack(await bot.socket.send_event(event_payload(unpinned)))
     await bot.socket.wait_for_ack(await bot.socket.send_event(event_payload(removed)))
     await _wait_pins(bot, 0)
+
+
+async def test_in_thread_mode_only_the_incidents_thread_counts(slack_bot: SlackBot) -> None:
+    bot = slack_bot
+    bot.engine.config.channels = Channels(incidents="C0GENERAL", mode="thread")
+    await bot.command("api-down ecap-api")
+    await bot.api.wait_for("pins.add")
+    thread = (await bot.engine.get("INC-0001")).links["slack.thread_ts"]
+    inside = bot.api.say("C0GENERAL", BOB, "pods are OOMKilled", thread_ts=thread)
+    outside = bot.api.say("C0GENERAL", BOB, "unrelated chatter")
+
+    for ts in (outside, inside):
+        added = reaction_event(
+            "reaction_added", user=ALICE, channel="C0GENERAL", ts=ts, item_user=BOB
+        )
+        assert (await bot.event(added)).status == 200
+    incident = await _wait_pins(bot, 1)
+
+    assert list(incident.pinned) == [inside]
+    assert incident.pinned[inside].text == "pods are OOMKilled"

@@ -73,8 +73,9 @@ class Pins:
         """The message a reaction is on: a thread's replies include it whether it is a root,
         a reply or a plain message, which conversations.history would miss."""
         try:
+            # Slack lists a thread's root first whatever `oldest` says: the page holds both.
             answer = await self.ctx.rooms.client.conversations_replies(
-                channel=channel, ts=ts, inclusive=True, limit=1
+                channel=channel, ts=ts, oldest=ts, inclusive=True, limit=2
             )
         except SlackApiError as exc:
             log.warning("could not read the message %s in %s: %s", ts, channel, api_error(exc))
