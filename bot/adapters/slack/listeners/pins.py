@@ -33,8 +33,16 @@ class Pins:
     def __init__(self, ctx: SlackContext) -> None:
         self.ctx = ctx
 
-    async def changed(self, channel: str, ts: str, mark: str, user: str, added: bool,
-                      message: dict[str, Any] | None = None) -> None:  # fmt: skip
+    async def changed(
+        self,
+        channel: str,
+        ts: str,
+        mark: str,
+        user: str,
+        added: bool,
+        message: dict[str, Any] | None = None,
+    ) -> None:
+        """Record (or drop) `mark` on the message `ts`; `message` when the event carried it."""
         rooms = [
             i for i in await self.ctx.engine.list_incidents("open")
             if i.links.get(CHANNEL) == channel
@@ -95,9 +103,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if event.get("reaction") != PUSHPIN or item.get("type") != "message":
             return
         user = str(event.get("user", ""))
-        await _guarded(pins.changed(
-            str(item.get("channel", "")), str(item.get("ts", "")), f"reaction:{user}", user, added
-        ))  # fmt: skip
+        channel, ts = str(item.get("channel", "")), str(item.get("ts", ""))
+        await _guarded(pins.changed(channel, ts, f"reaction:{user}", user, added))
 
     async def pinned(event: dict[str, Any], added: bool) -> None:
         item = event.get("item") or {}
@@ -107,7 +114,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         channel = str(item.get("channel") or event.get("channel_id") or "")
         ts = str(message.get("ts", ""))
         user = str(event.get("user", ""))
-        # pin_removed may carry the message too; a removal needs only its ts.
+        # Slack sends the pinned message whole: no history read is needed.
         await _guarded(pins.changed(channel, ts, "pin", user, added, message or None))
 
     @app.event("reaction_added")
