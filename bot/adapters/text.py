@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.engine.headline import Headline
 from bot.engine.incident import Approval, Incident, StepRun
 from bot.engine.outcome import fix_outcome
+from bot.engine.pins import full_timeline
 from bot.engine.root_causes import CauseMatch
 from bot.engine.stats import Spread, Stats
 from bot.executors.base import CheckResult, Preview
@@ -181,6 +182,6 @@ def render_approval(approval: Approval) -> str:
 def render_timeline(incident: Incident) -> str:
     rows = [
         f"  {e.at.strftime('%H:%M:%S')}  {e.actor:<14} {e.event:<14} {e.text}"
-        for e in incident.timeline
+        for e in full_timeline(incident)
     ]
     return f"Timeline of {incident.id}:\n" + "\n".join(rows)

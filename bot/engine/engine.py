@@ -7,6 +7,7 @@ from bot.engine.communication import CommunicationFlow
 from bot.engine.diagnostics import DiagnosticsFlow
 from bot.engine.escalation import EscalationFlow
 from bot.engine.incident import BOT, Actor, Incident
+from bot.engine.pins import PinFlow
 from bot.engine.recovery import RecoveryFlow
 from bot.engine.redaction import redact_incident
 from bot.engine.roles import RoleFlow
@@ -19,7 +20,13 @@ from bot.store.base import Record
 
 
 class Engine(
-    DiagnosticsFlow, RecoveryFlow, CommunicationFlow, EscalationFlow, RoleFlow, SeverityFlow
+    DiagnosticsFlow,
+    RecoveryFlow,
+    CommunicationFlow,
+    EscalationFlow,
+    RoleFlow,
+    SeverityFlow,
+    PinFlow,
 ):
     """Opens, walks and resolves incidents; each concern lives in its own module."""
 

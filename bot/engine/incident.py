@@ -121,6 +121,16 @@ class TimelineEntry(BaseModel):
     step_id: str | None = None
 
 
+class PinnedMessage(BaseModel):
+    """A message of the room that someone pinned or marked with 📌; shown on the timeline."""
+
+    author: str
+    at: datetime
+    text: str
+    # Each way it is pinned: "pin", or "reaction:<user>"; it leaves the timeline with the last.
+    marks: list[str] = Field(default_factory=list)
+
+
 # commander: the room asked to confirm one when nobody has been named in time.
 TimerKind = Literal["escalation", "reminder", "commander"]
 
@@ -190,6 +200,8 @@ class Incident(BaseModel):
     timers: TimerState = Field(default_factory=TimerState)
     # Keyed "<checklist id>.<index>"; worked after resolving, so it never requires "open".
     checklist: dict[str, ChecklistItem] = Field(default_factory=dict)
+    # The room's own messages on the timeline, keyed by the message's ts.
+    pinned: dict[str, PinnedMessage] = Field(default_factory=dict)
 
     def record(
         self, at: datetime, actor: Actor, event: str, text: str, step_id: str | None = None

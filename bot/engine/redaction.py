@@ -22,6 +22,8 @@ def redact_incident(incident: Incident, stored: tuple[int, int] = (0, 0)) -> Non
     incident.roles = {role: redact(holder) for role, holder in incident.roles.items()}
     for item in incident.checklist.values():
         item.owner = redact(item.owner)
+    for pin in incident.pinned.values():
+        pin.text = redact(pin.text)
     for update in incident.status_updates[stored[1] :]:
         update.text = redact(update.text)
     for entry in incident.timeline[stored[0] :]:

@@ -9,6 +9,7 @@ from bot.config import Config
 from bot.engine import checklist
 from bot.engine.incident import Incident
 from bot.engine.outcome import NOT_RUN, fix_outcome
+from bot.engine.pins import full_timeline
 from bot.engine.roles import seats
 from bot.engine.severity import severity_label
 from bot.playbooks.duration import humanize
@@ -93,7 +94,7 @@ def template_context(
         ],
         "timeline": [
             {"at": _stamp(e.at), "actor": e.actor, "event": e.event, "text": e.text}
-            for e in incident.timeline
+            for e in full_timeline(incident)
         ],
         "checklists": [
             {

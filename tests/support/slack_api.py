@@ -201,6 +201,15 @@ class SlackApiStandIn:
         """Messages of a channel (ID or name), thread replies included, as last updated."""
         return self.workspace.channel(channel).messages
 
+    def say(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> str:
+        """A person posts `text` (as Slack stores it: `& < >` as entities); returns its ts."""
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        message = {"type": "message", "user": user, "ts": self.workspace.new_ts(), "text": escaped}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        self.workspace.channel(channel).messages.append(message)
+        return str(message["ts"])
+
     def pins(self, channel: str) -> list[str]:
         """The ts of every message pinned in a channel (ID or name)."""
         return self.workspace.channel(channel).pins

@@ -10,6 +10,7 @@ from tests.support.slack_workspace import (
     BOT_ID,
     BOT_USER_ID,
     MAX_BLOCKS,
+    MAX_HOME_BLOCKS,
     MAX_TEXT,
     TEAM_ID,
     TRIGGER_ID,
@@ -32,8 +33,10 @@ class ContentMethods:
             "chat.update": self.chat_update,
             "chat.postEphemeral": self.chat_post_ephemeral,
             "pins.add": self.pins_add,
+            "chat.getPermalink": self.chat_get_permalink,
             "views.open": self.views_open,
             "views.update": self.views_update,
+            "views.publish": self.views_publish,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.completeUploadExternal": self.files_complete_upload_external,
         }
@@ -118,6 +121,13 @@ class ContentMethods:
         channel.pins.append(ts)
         return {}
 
+    def chat_get_permalink(self, params: Params) -> Answer:
+        channel = self.workspace.visible(params.get("channel"))
+        ts = str(params.get("message_ts") or "")
+        channel.message(ts)
+        link = f"https://runbook-test.slack.com/archives/{channel.id}/p{ts.replace('.', '')}"
+        return {"channel": channel.id, "permalink": link}
+
     def views_open(self, params: Params) -> Answer:
         trigger_id = str(params.get("trigger_id") or "")
         if not TRIGGER_ID.match(trigger_id):
@@ -151,6 +161,20 @@ class ContentMethods:
             raise SlackError("hash_conflict")
         view = self._view(params, old["id"])
         self.workspace.views[view["id"]] = view
+        return {"view": view}
+
+    def views_publish(self, params: Params) -> Answer:
+        user = str(params.get("user_id") or "")
+        if user not in self.workspace.users:
+            raise SlackError("user_not_found")
+        published = json_field(params, "view")
+        if not isinstance(published, dict) or published.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        if len(published.get("blocks") or []) > MAX_HOME_BLOCKS:
+            raise SlackError("invalid_arguments")
+        old = self.workspace.homes.get(user)
+        view = self._view(params, old["id"] if old else self.workspace.new_id("V"))
+        self.workspace.homes[user] = view
         return {"view": view}
 
     def _view(self, params: Params, view_id: str) -> Answer:

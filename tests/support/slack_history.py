@@ -29,8 +29,8 @@ class HistoryMethods:
 
     def conversations_replies(self, params: Params) -> Answer:
         channel = self.workspace.visible(params.get("channel"))
-        root = str(params.get("ts") or "")
-        channel.message(root)
+        # A reply's ts names its whole thread, as the root's does.
+        root = str(channel.message(str(params.get("ts") or "")).get("thread_ts") or params["ts"])
         thread = [m for m in channel.messages if m.get("thread_ts", m["ts"]) == root]
         # Slack lists a thread oldest first, its root included.
         return self._page(thread[::-1], params, newest_first=False)

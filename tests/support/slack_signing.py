@@ -239,3 +239,94 @@ def view_submission_body(
         view_id=view_id,
     )
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def event_payload(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+    """An Events API `event_callback`: the body POSTed to the request URL, and the payload of
+    a Socket Mode `events_api` envelope."""
+    return {
+        "token": VERIFICATION_TOKEN,
+        "team_id": TEAM_ID,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{secrets.token_hex(16)}",
+    }
+
+
+def reaction_event(
+    kind: str, *, user: str, channel: str, ts: str, item_user: str, reaction: str = "pushpin"
+) -> dict[str, Any]:
+    """`reaction_added` or `reaction_removed` on a message, as Slack describes it."""
+    return {
+        "type": kind,
+        "user": user,
+        "reaction": reaction,
+        "item_user": item_user,
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def pin_event(kind: str, *, user: str, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+    """`pin_added` or `pin_removed` of a message, which Slack sends whole in the item."""
+    event: dict[str, Any] = {
+        "type": kind,
+        "user": user,
+        "channel_id": channel,
+        "item": {
+            "type": "message",
+            "created": int(time.time()),
+            "created_by": user,
+            "channel": channel,
+            "message": {**message, "pinned_to": [channel] if kind == "pin_added" else []},
+        },
+        "event_ts": f"{time.time():.6f}",
+    }
+    if kind == "pin_removed":
+        event["has_pins"] = False
+    return event
+
+
+def message_action_payload(
+    *,
+    callback_id: str,
+    response_url: str,
+    message: dict[str, Any],
+    user_id: str = DEFAULT_USER,
+    channel_id: str = DEFAULT_CHANNEL,
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """A message shortcut (a `message_action` interaction payload)."""
+    return {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+        "team": _team(),
+        "user": _user(user_id),
+        "channel": {"id": channel_id, "name": channel_id.lower()},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or new_trigger_id(),
+        "response_url": response_url,
+        "message_ts": message["ts"],
+        "message": message,
+    }
+
+
+def form_body(payload: dict[str, Any]) -> bytes:
+    """An interaction payload as the form body Slack POSTs: one field `payload=` holding JSON."""
+    return urlencode({"payload": json.dumps(payload)}).encode()

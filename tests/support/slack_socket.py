@@ -117,6 +117,10 @@ class SlackSocketStandIn:
         accepts = payload.get("type") in ("view_submission", "block_suggestion")
         return await self.send_envelope("interactive", payload, accepts_response_payload=accepts)
 
+    async def send_event(self, payload: dict[str, Any]) -> str:
+        """Sends an `events_api` envelope holding an `event_callback` payload."""
+        return await self.send_envelope("events_api", payload)
+
     async def request_disconnect(self, reason: str = "refresh_requested") -> None:
         """Tells the client to reconnect, as Slack does every few hours."""
         if self._sockets:

@@ -20,6 +20,8 @@ APP_ID = "A0TEST"
 # Limits Slack documents for chat.postMessage / chat.update.
 MAX_TEXT = 40_000
 MAX_BLOCKS = 50
+# Slack's limit on a Home tab's blocks.
+MAX_HOME_BLOCKS = 100
 _CHANNEL_NAME = re.compile(r"^[a-z0-9_-]+$")
 # The shape of Slack's trigger_ids, e.g. 13345224609.738474920.8088930838d88f008e0.
 TRIGGER_ID = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
@@ -107,6 +109,8 @@ class Workspace:
         self.usergroups: dict[str, list[str]] = {}
         self.channels: dict[str, Channel] = {}
         self.views: dict[str, Answer] = {}
+        # Each user's published Home tab.
+        self.homes: dict[str, Answer] = {}
         self.uploads: dict[str, Upload] = {}
         self.used_triggers: set[str] = set()
         self.expired_triggers: set[str] = set()

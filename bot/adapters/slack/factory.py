@@ -17,7 +17,14 @@ from bot.adapters.slack import room_repair
 from bot.adapters.slack.client import web_client
 from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.identity import Identities
-from bot.adapters.slack.listeners import commands, interactions, views
+from bot.adapters.slack.listeners import (
+    commands,
+    home,
+    interactions,
+    pins,
+    shortcuts,
+    views,
+)
 from bot.adapters.slack.listeners.alert_sink import SlackAlertSink
 from bot.adapters.slack.listeners.nudges import SlackNotifier
 from bot.adapters.slack.rooms import Rooms
@@ -110,6 +117,9 @@ def build_slack(
     )
     commands.register(app, ctx)
     views.register(app, ctx)
+    shortcuts.register(app, ctx)
+    pins.register(app, ctx)
+    home.register(app, ctx)
     # Last: its catch-all answers any action id the others did not claim.
     interactions.register(app, ctx)
     return SlackAdapter(app=app, notifier=SlackNotifier(ctx))

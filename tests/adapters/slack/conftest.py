@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from bot.adapters.slack.context import SlackContext
-from bot.adapters.slack.factory import build_slack
+from bot.adapters.slack.factory import SlackTokens, build_slack
+from bot.adapters.slack.transport.socket_mode import socket_mode
 from bot.adapters.web import listening, web_app
 from bot.app import running_engine
 from bot.config import Channels, Config, ServiceBinding
@@ -24,10 +25,13 @@ from bot.settings import Settings
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_signing import (
     block_action_body,
+    event_payload,
+    form_body,
     sign,
     slash_command_body,
     view_submission_body,
 )
+from tests.support.slack_socket import SlackSocketStandIn
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 REPO = Path(__file__).resolve().parents[3]
@@ -68,6 +72,15 @@ class SlackBot:
             assert response.status == 200, await response.text()
             raw = await response.text()
         return json.loads(raw) if raw else {}
+
+    async def event(self, event: dict[str, Any]) -> aiohttp.ClientResponse:
+        """Deliver an Events API event as Slack POSTs it: signed JSON, an `event_callback`."""
+        body = json.dumps(event_payload(event)).encode()
+        return await self.send(body, {"Content-Type": "application/json"})
+
+    async def shortcut(self, payload: dict[str, Any]) -> int:
+        """Deliver a shortcut's interaction payload (a `message_action`); returns the status."""
+        return (await self.send(form_body(payload))).status
 
     async def click(
         self,
@@ -162,3 +175,29 @@ async def slack_bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[SlackBot]
             async with listening(app, "127.0.0.1", 0) as port, aiohttp.ClientSession() as session:
                 url = f"http://127.0.0.1:{port}/slack/events"
                 yield SlackBot(api, engine, sandbox, url, session, slack.notifier.ctx)
+
+
+@dataclass
+class SocketBot:
+    """The same bot over Socket Mode: envelopes in through the websocket stand-in."""
+
+    api: SlackApiStandIn
+    engine: Engine
+    socket: SlackSocketStandIn
+
+
+@pytest.fixture
+async def socket_bot(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[SocketBot]:
+    async with SlackApiStandIn() as api, SlackSocketStandIn(api) as socket:
+        settings = bot_settings(api, sandbox, tmp_path)
+        config = Config(
+            services={"ecap-api": ServiceBinding.model_validate(sandbox.binding())},
+            approvers=[ALICE, BOB],
+            channels=Channels(incidents="C0GENERAL"),
+        )
+        tokens = SlackTokens(api.bot_token, app_token=api.app_token)
+        async with running_engine(settings, config) as engine:
+            slack = build_slack(engine, config, settings, socket_mode=True, tokens=tokens)
+            async with socket_mode(slack.app, engine, api.app_token, "127.0.0.1", 0):
+                await socket.wait_connected()
+                yield SocketBot(api, engine, socket)

@@ -36,6 +36,7 @@ from bot.adapters.slack.rendering.run_blocks import (
 from bot.adapters.slack.rendering.stage_blocks import stage_messages
 from bot.engine.headline import Headline
 from bot.engine.incident import Incident
+from bot.engine.pins import full_timeline
 from bot.engine.severity import severity_label
 from bot.playbooks.duration import humanize
 from bot.playbooks.models import Playbook
@@ -182,6 +183,6 @@ def timeline_text(incident: Incident) -> str:
     )
     rows = [
         f"{e.at.isoformat(timespec='seconds')}  {e.actor:<16} {e.event:<16} {e.text}"
-        for e in incident.timeline
+        for e in full_timeline(incident)
     ]
     return redact(head + "\n".join(rows) + "\n")

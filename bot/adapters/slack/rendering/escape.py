@@ -37,6 +37,12 @@ def escape(text: str) -> str:
     return text
 
 
+def unescape(text: str) -> str:
+    """A Slack message's text as people typed it: Slack sends `& < >` as entities, which
+    `escape` would otherwise escape a second time."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def truncate(text: str, limit: int) -> str:
     """At most `limit` characters, ending in "…" when cut; never splits an entity or a <token>."""
     if len(text) <= limit:
