@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # keys is what refuses a second firing. So the claim is short and renewed while its holder
 # fires: a replica killed or paused mid-firing holds the timer up only this long before another
 # takes it over, and if it wakes after that, it finds the key recorded and does nothing.
-_CLAIM_TTL_S = 2.0
+CLAIM_TTL_S = 2.0
 # APScheduler may wake a hair before the due time; that is not "not due yet".
 _EARLY = timedelta(milliseconds=500)
 _STOP_WAIT_S = 10.0
@@ -252,13 +252,13 @@ class Scheduler:
             return
         fired_at = self.engine.clock()
         claim = _claim(incident.id, key)
-        if not await self.engine.store.claim(claim, self.owner, ttl_s=_CLAIM_TTL_S):
+        if not await self.engine.store.claim(claim, self.owner, ttl_s=CLAIM_TTL_S):
             # Another replica fires it; look again once it has recorded that.
             self._recheck_later(incident_id)
             return
         # Released when done, fired and recorded or not: another replica (or this one's
         # recheck) need not wait out its expiry.
-        async with renewed(self.engine.store, claim, self.owner, _CLAIM_TTL_S):
+        async with renewed(self.engine.store, claim, self.owner, CLAIM_TTL_S):
             try:
                 incident, timer = await self.engine.fire_timer(incident_id, key, late)
             except InvalidRequest:
