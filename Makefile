@@ -17,16 +17,18 @@ drill: $(STAMP)
 	$(BIN)/runbook-bot drill api-down
 
 # Real components the tests run against, from Debian's packages: redis-server (the store and
-# the Redis checks), Prometheus and Alertmanager (the end-to-end alert test), PostgreSQL (the
-# Postgres checks), the Docker engine with busybox-static, from which the Docker tests build
-# their image with `docker import` (no registry is reachable), and debootstrap, from which the
-# image test makes the minimal Debian base the bot's own image is built on, and HAProxy, the load
-# balancer in front of the scale benchmark's replicas (and its smoke test). The tests start each.
+# the Redis checks), redis-sentinel (the store behind Sentinel, and failover), Prometheus and
+# Alertmanager (the end-to-end alert test), PostgreSQL (the Postgres checks), the Docker engine
+# with busybox-static, from which the Docker tests build their image with `docker import` (no
+# registry is reachable), debootstrap, from which the image test makes the minimal Debian base
+# the bot's own image is built on, and HAProxy, the load balancer in front of the scale
+# benchmark's replicas (and its smoke test). The tests start each.
 APT_INSTALL = $(SUDO) apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
 test-deps:
 	@command -v redis-server >/dev/null 2>&1 || { $(APT_INSTALL) redis-server >/dev/null; }
+	@command -v redis-sentinel >/dev/null 2>&1 || { $(APT_INSTALL) redis-sentinel >/dev/null; }
 	@{ command -v prometheus && command -v prometheus-alertmanager; } >/dev/null 2>&1 || { \
 		$(APT_INSTALL) prometheus prometheus-alertmanager >/dev/null; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(APT_INSTALL) postgresql >/dev/null; }

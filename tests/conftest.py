@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.drills.kubernetes import Sandbox
+from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_sentinel import RedisSentinel
 from tests.support.redis_server import RedisServer
 
 
@@ -22,6 +24,20 @@ def redis_server() -> Iterator[RedisServer]:
 def redis_url(redis_server: RedisServer) -> str:
     """URL of the session's real redis-server; tests keep apart by key prefix or by flushing."""
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[RedisSentinel]:
+    """One real Sentinel setup (primary, replica, three sentinels) for the session."""
+    with RedisSentinel() as setup:
+        yield setup
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """One real three-primary Redis Cluster for the session."""
+    with RedisCluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

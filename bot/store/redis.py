@@ -1,46 +1,55 @@
-"""Shared store in Redis, for several bot replicas; writes are atomic Lua scripts."""
+"""Shared store in Redis, for several bot replicas; writes are atomic Lua scripts.
+
+Every script touches one hash slot and is given all its keys, so the same store runs on one
+server, behind Sentinel and on a Cluster: an incident's record and its claims share the slot of
+`{INCIDENT-ID}`, and the id indexes share the slot of `{index}`. An id is added to an index
+before its record is written there, so an index may name too much (a record, read, is the
+truth) but never too little.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import PipelineCommand, RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
 
 from bot.errors import ConflictError, NotFound, StoreError
-from bot.redact import redact, register_secret
+from bot.redact import redact
 from bot.store.base import Record
+from bot.store.redis_connection import connect, parse
 
 DEFAULT_PREFIX = "runbook-bot:"
-# Short, so an unreachable Redis is reported at once instead of hanging a Slack request.
-_CONNECT_TIMEOUT_S = 3.0
-_SOCKET_TIMEOUT_S = 5.0
+# Below the store's 1 s deadline, so a missing replica is told as such, not as a silent store.
+_WAIT_MS = 500
 
-# KEYS: record, all-ids set, status index prefix; ARGV: id, status, version, body.
+# KEYS: record; ARGV: status, version, body.
 _INSERT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'version', ARGV[3], 'body', ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('SADD', KEYS[3] .. ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'version', ARGV[2], 'body', ARGV[3])
 return 1
 """
 
-# KEYS: record, status index prefix; ARGV: id, expected version, new status, body.
-# Returns the new version, -1 when absent, -2 when the version moved on.
+# KEYS: all-ids index, the status's index; ARGV: id.
+_INDEX = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: record; ARGV: expected version, new status, body, '1' once the id is in the new
+# status's index. Returns {new version, old status}, {-1} when absent, {-2} when the version
+# moved on, {-3, old status} when the status changes and the index is not ready for it.
 _REPLACE = """
 local current = redis.call('HMGET', KEYS[1], 'version', 'status')
-if not current[1] then return -1 end
-if current[1] ~= ARGV[2] then return -2 end
-local version = tonumber(ARGV[2]) + 1
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'version', version, 'body', ARGV[4])
-if current[2] ~= ARGV[3] then
-    redis.call('SREM', KEYS[2] .. current[2], ARGV[1])
-    redis.call('SADD', KEYS[2] .. ARGV[3], ARGV[1])
-end
-return version
+if not current[1] then return {-1} end
+if current[1] ~= ARGV[1] then return {-2} end
+if current[2] ~= ARGV[2] and ARGV[4] ~= '1' then return {-3, current[2]} end
+local version = tonumber(ARGV[1]) + 1
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'version', version, 'body', ARGV[3])
+return {version, current[2]}
 """
 
 # KEYS: claim; ARGV: owner.
@@ -57,90 +66,107 @@ return 0
 
 
 class RedisStore:
-    """Store in Redis under a key prefix, so one Redis can serve several bots."""
+    """Store in Redis under a key prefix, so one Redis can serve several bots.
+
+    With `replicas` set (the default behind Sentinel), a record write is acknowledged only once
+    that many replicas have it. Replication is one ordered stream per primary, so this also
+    confirms every earlier write of the process there, such as the claim a fix runs under.
+    """
 
     def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
-        password = urlsplit(url).password
-        if password:
-            register_secret(unquote(password))
+        target = parse(url)
         self._prefix = prefix
-        # No retries: a retried INCR or script could apply twice; the caller sees one StoreError.
-        self._redis: Redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=_CONNECT_TIMEOUT_S,
-            socket_timeout=_SOCKET_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._replicas = target.replicas
+        self._redis = connect(target)
         self._insert = self._redis.register_script(_INSERT)
+        self._index = self._redis.register_script(_INDEX)
         self._replace = self._redis.register_script(_REPLACE)
         self._release = self._redis.register_script(_RELEASE)
         self._renew = self._redis.register_script(_RENEW)
 
-    def _key(self, *parts: str) -> str:
-        return self._prefix + ":".join(parts)
+    def _record_key(self, id: str) -> str:
+        return f"{self._prefix}record:{{{id}}}"
+
+    def _index_key(self, status: str | None) -> str:
+        return f"{self._prefix}{{index}}:" + ("ids" if status is None else f"status:{status}")
+
+    def _claim_key(self, key: str) -> str:
+        # `kind:SUBJECT:...`: the subject (an incident id) is the hash tag, so an incident's
+        # claims live with its record.
+        kind, colon, rest = key.partition(":")
+        if not colon:
+            return f"{self._prefix}claim:{{{key}}}"
+        subject, colon, tail = rest.partition(":")
+        return f"{self._prefix}claim:{kind}:{{{subject}}}{colon}{tail}"
 
     async def next_number(self) -> int:
-        return int(await self._call(self._redis.incr(self._key("counter"))))
+        return int(await self._call(self._redis.incr(self._prefix + "counter")))
 
     async def insert(self, record: Record) -> None:
-        created = await self._call(
-            self._insert(
-                keys=[self._key("record", record.id), self._key("ids"), self._key("status", "")],
-                args=[record.id, record.status, record.version, record.body],
+        await self._call(
+            self._index(
+                keys=[self._index_key(None), self._index_key(record.status)], args=[record.id]
             )
+        )
+        created = await self._confirmed(
+            self._insert,
+            [self._record_key(record.id)],
+            [record.status, record.version, record.body],
+            wrote=lambda reply: int(reply) == 1,
         )
         if int(created) != 1:
             raise ConflictError(f"{record.id} already exists")
 
     async def load(self, id: str) -> Record | None:
-        fields = await self._call(self._redis.hgetall(self._key("record", id)))
+        fields = await self._call(self._redis.hgetall(self._record_key(id)))
         return _record(id, fields)
 
     async def replace(self, record: Record) -> Record:
-        version = int(
+        keys = [self._record_key(record.id)]
+        args: list[str | int] = [record.version, record.status, record.body]
+        reply = await self._confirmed(self._replace, keys, [*args, "0"], wrote=_replaced)
+        if int(reply[0]) == -3:
+            # The status changes: index the new one first, so no index ever misses the record.
             await self._call(
-                self._replace(
-                    keys=[self._key("record", record.id), self._key("status", "")],
-                    args=[record.id, record.version, record.status, record.body],
+                self._index(
+                    keys=[self._index_key(None), self._index_key(record.status)], args=[record.id]
                 )
             )
-        )
+            reply = await self._confirmed(self._replace, keys, [*args, "1"], wrote=_replaced)
+        version = int(reply[0])
         if version == -1:
             raise NotFound(f"{record.id} does not exist")
         if version == -2:
             raise ConflictError(f"{record.id} was changed by someone else; reload and retry")
+        old_status = str(reply[1])
+        if old_status != record.status:
+            await self._call(self._redis.srem(self._index_key(old_status), record.id))
         return Record(record.id, record.status, version, record.body)
 
     async def list(self, status: str | None = None) -> list[Record]:
-        index = self._key("ids") if status is None else self._key("status", status)
-        ids = sorted(await self._call(self._redis.smembers(index)))
+        ids = sorted(await self._call(self._redis.smembers(self._index_key(status))))
         if not ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for id in ids:
-                pipe.hgetall(self._key("record", id))
+                pipe.hgetall(self._record_key(id))
             rows = await self._call(pipe.execute())
         records = [_record(id, fields) for id, fields in zip(ids, rows, strict=True)]
-        # A replace between reading the index and the records may move a status; trust the record.
+        # An index names ids ahead of their records and keeps a moved status for a moment.
         return [r for r in records if r is not None and status in (None, r.status)]
 
     async def claim(self, key: str, owner: str, ttl_s: float | None = None) -> bool:
         ttl_ms = None if ttl_s is None else max(1, round(ttl_s * 1000))
-        claimed = await self._call(
-            self._redis.set(self._key("claim", key), owner, nx=True, px=ttl_ms)
-        )
+        claimed = await self._call(self._redis.set(self._claim_key(key), owner, nx=True, px=ttl_ms))
         return bool(claimed)
 
     async def renew(self, key: str, owner: str, ttl_s: float) -> bool:
         ttl_ms = max(1, round(ttl_s * 1000))
-        renewed = await self._call(
-            self._renew(keys=[self._key("claim", key)], args=[owner, ttl_ms])
-        )
+        renewed = await self._call(self._renew(keys=[self._claim_key(key)], args=[owner, ttl_ms]))
         return int(renewed) == 1
 
     async def release(self, key: str, owner: str) -> None:
-        await self._call(self._release(keys=[self._key("claim", key)], args=[owner]))
+        await self._call(self._release(keys=[self._claim_key(key)], args=[owner]))
 
     async def ping(self) -> None:
         await self._call(self._redis.ping())
@@ -148,12 +174,71 @@ class RedisStore:
     async def close(self) -> None:
         await self._redis.aclose()
 
+    async def _confirmed(
+        self,
+        script: AsyncScript,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        *,
+        wrote: Callable[[Any], bool],
+    ) -> Any:
+        """Run a writing script; with replicas required, WAIT for them on the same connection."""
+        if not self._replicas:
+            return await self._call(script(keys=keys, args=args))
+        for _ in range(2):
+            reply, confirmed = await self._call(self._write_and_wait(script, keys, args))
+            if isinstance(reply, NoScriptError):
+                # A promoted replica or a restarted server has not seen the script yet.
+                await self._call(self._redis.script_load(script.script))
+                continue
+            if isinstance(reply, Exception):
+                raise _failure(reply)
+            if wrote(reply) and (isinstance(confirmed, Exception) or confirmed < self._replicas):
+                raise StoreError(
+                    f"redis store: saved on the primary, but not confirmed by {self._replicas} "
+                    f"replica(s) within {_WAIT_MS} ms; it may be lost if the primary fails, "
+                    "so it is not acted on"
+                )
+            return reply
+        raise StoreError("redis store: the server keeps forgetting the bot's scripts")
+
+    async def _write_and_wait(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+    ) -> tuple[Any, Any]:
+        """The script's reply and WAIT's, or the errors in their place; one connection for both,
+        since WAIT counts only the writes of the connection it is sent on."""
+        wait = ("WAIT", self._replicas, _WAIT_MS)
+        evalsha = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        if isinstance(self._redis, RedisCluster):
+            # The cluster client routes a keyless WAIT anywhere: send both to the key's primary.
+            await self._redis.initialize()
+            node = self._redis.get_node_from_key(keys[0])
+            if node is None:
+                raise StoreError(f"redis store: no cluster node serves {keys[0]}")
+            commands = [PipelineCommand(0, *evalsha), PipelineCommand(1, *wait)]
+            await node.execute_pipeline(commands)
+            return commands[0].result, commands[1].result
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.execute_command(*evalsha)
+            pipe.execute_command(*wait)
+            reply, confirmed = await pipe.execute(raise_on_error=False)
+        return reply, confirmed
+
     async def _call(self, pending: Any) -> Any:
         try:
             return await pending
         except (RedisError, OSError) as exc:
-            detail = " ".join(str(exc).split()) or type(exc).__name__
-            raise StoreError(redact(f"redis store: {detail}")) from None
+            raise _failure(exc) from None
+
+
+def _failure(exc: Exception) -> StoreError:
+    """One line, without the password, whatever redis-py said."""
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return StoreError(redact(f"redis store: {detail}"))
+
+
+def _replaced(reply: Any) -> bool:
+    return int(reply[0]) > 0
 
 
 def _record(id: str, fields: dict[str, str]) -> Record | None:

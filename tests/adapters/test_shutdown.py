@@ -333,14 +333,14 @@ async def test_sigterm_releases_the_timer_claim_of_a_firing_under_way(
     bot = await start_bot(env, api)
     try:
         await api.wait_for("chat.postMessage", timeout=TIMEOUT_S)
-        held = [k async for k in client.scan_iter("*claim:timer:INC-0001:*")]
+        held = [k async for k in client.scan_iter("*claim:timer:{INC-0001}:*")]
         assert held, "the firing holds its claim"
         bot.process.send_signal(signal.SIGTERM)
         returncode, stderr = await bot.exit_code()
     finally:
         await bot.close()
 
-    left = [k async for k in client.scan_iter("*claim:timer:INC-0001:*")]
+    left = [k async for k in client.scan_iter("*claim:timer:{INC-0001}:*")]
     await client.aclose()
     assert returncode == 0, stderr
     assert left == [], "another replica can fire it at once instead of waiting for expiry"

@@ -1,4 +1,5 @@
-"""The store contract, run against the embedded SQLite store and a real redis-server."""
+"""The store contract, run against the embedded SQLite store and real Redis: one server,
+behind Sentinel (a primary, a replica, three sentinels) and a three-primary Cluster."""
 
 from __future__ import annotations
 
@@ -16,18 +17,23 @@ import pytest
 
 from bot.errors import ConflictError, NotFound, StoreError
 from bot.store import Record, RedisStore, SqliteStore, Store, open_store
+from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_sentinel import RedisSentinel
 from tests.support.redis_server import free_port
 
 OpenStore = Callable[[], Store]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "sentinel", "cluster"])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str | None, Path]:
     """Where one test's data lives: (redis_url or None, sqlite_path), as open_store takes them."""
     sqlite_path = tmp_path / "state" / "incidents.db"
     if request.param == "sqlite":
         return None, sqlite_path
-    return request.getfixturevalue("redis_url"), sqlite_path
+    if request.param == "redis":
+        return request.getfixturevalue("redis_url"), sqlite_path
+    setup: RedisSentinel | RedisCluster = request.getfixturevalue(f"redis_{request.param}")
+    return setup.url, sqlite_path
 
 
 @pytest.fixture

@@ -1,0 +1,172 @@
+"""The Redis primary dies behind Sentinel: no acknowledged decision is lost, none is doubled.
+
+A real primary with two replicas and three sentinels; the engine's store waits for a replica
+on every record write. The primary is killed (-9) right after an approval; once Sentinel has
+promoted a replica, the approval's fix is there, applied once, and cannot run again. How long
+writes stopped is measured and printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_executors
+from bot.config import Config, ServiceBinding
+from bot.drills.kubernetes import Sandbox
+from bot.engine.engine import Engine
+from bot.engine.incident import Actor, Incident
+from bot.engine.scheduler import Scheduler
+from bot.errors import BotError, InvalidRequest, StoreError
+from bot.executors.registry import ExecutorRegistry
+from bot.playbooks.loader import load_playbooks
+from bot.store.factory import open_bounded_store
+from bot.templates import TemplateRenderer
+from tests.engine.conftest import Kube
+from tests.engine.test_interrupted import Told
+from tests.support.redis_sentinel import RedisSentinel
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+LEAD = Actor(id="U-LEAD", name="lead")
+SECOND = Actor(id="U-SECOND", name="second")
+# Bounds a hang on a loaded box; the measured figure is printed, not asserted.
+PROMOTION_TIMEOUT_S = 60.0
+
+
+@pytest.fixture
+def sentinel() -> Iterator[RedisSentinel]:
+    # Two replicas: after a failover one is left to confirm writes.
+    with RedisSentinel(replicas=2) as setup:
+        yield setup
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[tuple[Sandbox, Kube]]:
+    with Sandbox.start("oom-bad-deploy", ready_delay=0.0) as sandbox:
+        kube = Kube(str(sandbox.write_kubeconfig(tmp_path / "kubeconfig")))
+        yield sandbox, kube
+        kube.close()
+
+
+@pytest.fixture
+async def replicas(
+    sentinel: RedisSentinel, target: tuple[Sandbox, Kube], tmp_path: Path
+) -> AsyncIterator[list[Engine]]:
+    """Two engines, each with its own store on the Sentinel URL, like two bot replicas."""
+    sandbox, _ = target
+    templates = TemplateRenderer(REPO / "templates")
+    playbooks = load_playbooks(REPO / "playbooks", templates)
+    config = Config(
+        services={sandbox.service_name: ServiceBinding.model_validate(sandbox.binding())},
+        approvers=[LEAD.id, SECOND.id],
+    )
+    kubeconfig = str(sandbox.write_kubeconfig(tmp_path / "engine-kubeconfig"))
+    engines: list[Engine] = []
+    registries: list[ExecutorRegistry] = []
+    for n in range(2):
+        store = open_bounded_store(sentinel.url, tmp_path / f"unused-{n}.db")
+        registries.append(build_executors(kubeconfig))
+        engines.append(Engine(playbooks, config, store, registries[-1], templates))
+    yield engines
+    for engine in engines:
+        await engine.store.close()
+    for registry in registries:
+        await registry.close()
+
+
+def image(kube: Kube) -> str:
+    return str(kube.deployment()["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def events(incident: Incident, event: str) -> int:
+    return sum(1 for entry in incident.timeline if entry.event == event)
+
+
+async def first_write_after(engine: Engine, incident_id: str, killed_at: float) -> float:
+    """Seconds from the kill until a record write is stored and confirmed by a replica."""
+    deadline = killed_at + PROMOTION_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            await engine.claim_commander(incident_id, LEAD)
+            return time.monotonic() - killed_at
+        except StoreError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("no write succeeded after the primary was killed")
+
+
+async def synced(engine: Engine) -> Told:
+    told = Told()
+    scheduler = Scheduler(engine, told, owner=f"sync-{id(engine)}", retry_delay=0.2)
+    await scheduler.start()
+    await scheduler.stop()
+    return told
+
+
+async def test_an_approval_acknowledged_before_the_primary_dies_runs_once_and_is_kept(
+    sentinel: RedisSentinel,
+    target: tuple[Sandbox, Kube],
+    replicas: list[Engine],
+    record_property: Callable[[str, object], None],
+) -> None:
+    sandbox, kube = target
+    first, other = replicas
+    incident = await first.open("api-down", sandbox.service_name, LEAD, "API returns 503")
+    approval = await first.request_fix(incident.id, "rollback", LEAD)
+    revision = kube.revision()
+
+    applied = await first.approve(incident.id, approval.id, SECOND)
+    killed_at = time.monotonic()
+    old = sentinel.kill_primary()
+
+    assert applied.state == "applied"
+    failover_s = await first_write_after(other, incident.id, killed_at)
+    record_property("failover_s", round(failover_s, 2))
+    print(f"\nfailover: first confirmed write {failover_s:.2f} s after kill -9 of the primary")
+    assert sentinel.primary_port() != old
+
+    # Not forgotten: the other replica reads the approval applied, with its result.
+    stored = await other.get(incident.id)
+    assert stored.approvals[approval.id].state == "applied"
+    assert stored.approvals[approval.id].result is not None
+    assert events(stored, "fix-approved") == events(stored, "fix-applied") == 1
+    # Not doubled: neither replica can run it again, and nothing is left to reconcile.
+    for engine in (first, other):
+        with pytest.raises(InvalidRequest):
+            await engine.approve(incident.id, approval.id, LEAD)
+    assert (await synced(other)).interruptions == []
+    assert kube.revision() == revision + 1
+    assert image(kube) == "ecap/api:2.4.0"
+
+
+async def test_an_approval_no_replica_confirms_is_refused_and_asked_for_again(
+    sentinel: RedisSentinel, target: tuple[Sandbox, Kube], replicas: list[Engine]
+) -> None:
+    sandbox, kube = target
+    first, other = replicas
+    incident = await first.open("api-down", sandbox.service_name, LEAD, "API returns 503")
+    approval = await first.request_fix(incident.id, "rollback", LEAD)
+    revision = kube.revision()
+
+    sentinel.freeze_replicas()
+    try:
+        with pytest.raises(BotError) as refused:
+            await first.approve(incident.id, approval.id, SECOND)
+    finally:
+        sentinel.thaw_replicas()
+
+    message = str(refused.value)
+    assert "not confirmed by 1 replica(s)" in message and "\n" not in message
+    assert kube.revision() == revision and image(kube) == "ecap/api:2.5.0"  # not run
+    # Not forgotten: once replicas confirm again, the next sync asks for the fix afresh.
+    told = await synced(other)
+    [interruption] = told.interruptions
+    assert interruption.fresh is not None
+    applied = await other.approve(incident.id, interruption.fresh.id, SECOND)
+    assert applied.state == "applied"
+    assert kube.revision() == revision + 1
