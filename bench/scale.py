@@ -34,6 +34,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.ack_latency import REPO, log_text, server_env
+from bench.backing import Backing, backing
 from bench.faults import FAULTS, Fault
 from bench.fleet import Fleet, fleet
 from bench.ledger import Ledger, account, all_nudged, incidents, last_due
@@ -42,11 +43,11 @@ from bench.redis_stats import command_count
 from bench.table import Figure, add_json_option, write_figures
 from bot.drills.kubernetes import Sandbox
 from bot.store import RedisStore, SqliteStore, Store
-from tests.support.redis_server import RedisServer
 from tests.support.slack_api import SlackApiStandIn
 
 BENCHMARK = "scale"
-# Read by bench/run_all.py: the baseline, the fleet and two fault runs of 200 incidents.
+STORES = {"sentinel": "Redis behind Sentinel", "redis": "one redis-server"}
+# Read by bench/run_all.py: the baseline, the fleet and three fault runs of 200 incidents.
 TIMEOUT_S = 1800
 # What a replica logs when its claim expired under it (bot/engine/lease.py).
 LOST_CLAIM = "lost the claim"
@@ -78,6 +79,7 @@ class Run:
     rss_kib: list[int] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def percentile(self, q: int) -> float:
         samples = latencies(self.sent)
@@ -127,7 +129,7 @@ async def wait_for_nudges(store: Store, api: SlackApiStandIn, setup: Setup) -> N
 
 
 async def one_run(
-    name: str, replicas: int, redis: RedisServer | None, fault: Fault | None,
+    name: str, replicas: int, redis: Backing | None, fault: Fault | None,
     setup: Setup, sandbox: Sandbox, folder: Path,
 ) -> Run:  # fmt: skip
     """One configuration from start to stop: load, fault, nudges, ledger, burst, memory; with a
@@ -137,10 +139,11 @@ async def one_run(
 
 
 async def measured(
-    name: str, replicas: int, redis: RedisServer | None, fault: Fault | None,
+    name: str, replicas: int, redis: Backing | None, fault: Fault | None,
     setup: Setup, api: SlackApiStandIn, sandbox: Sandbox, folder: Path,
 ) -> Run:  # fmt: skip
-    print(f"  {name}: {replicas} replica(s), {'redis' if redis else 'sqlite'}", flush=True)
+    kind = redis.kind if redis else "sqlite"
+    print(f"  {name}: {replicas} replica(s), {kind}", flush=True)
     env = server_env(api, sandbox, folder)
     env["RUNBOOK_BOT_PLAYBOOKS"] = str(setup.playbooks)
     env["RUNBOOK_BOT_TIMER_SYNC_S"] = f"{setup.sync_s:g}"
@@ -154,22 +157,27 @@ async def measured(
     async with aiohttp.ClientSession() as session, fleet(replicas, env, folder, session) as f:
         clock.start()
         began = time.time()
-        acting = asyncio.create_task(fault.act(f, began, setup)) if fault else None
+        acting = None
+        if fault is not None and redis is not None:
+            acting = asyncio.create_task(fault.act(f, redis, began, setup))
         await drive(session, f.url, api, sandbox.service_name, load, setup.incidents, setup.rate)
         if acting is not None:
-            run.notes += await acting
+            seen = await acting
+            run.notes += seen.notes
+            run.timings = seen.timings
         await wait_for_nudges(store, api, setup)
         await clock.stop()
         run.ledger = account(load, api, clock, await incidents(store), setup.levels)
+        primary = await asyncio.to_thread(redis.primary_url) if redis else ""
         if redis is not None:
-            quiet = await command_count(redis.url)
+            quiet = await command_count(primary)
             await asyncio.sleep(2.0)
-            background = await command_count(redis.url) - quiet
+            background = await command_count(primary) - quiet
         started = time.perf_counter()
-        before = await command_count(redis.url) if redis else 0
+        before = await command_count(primary) if redis else 0
         run.burst_rate = await burst(session, f, api, load)
         if redis is not None:
-            spent = await command_count(redis.url) - before
+            spent = await command_count(primary) - before
             scaled = background * (time.perf_counter() - started) / 2.0
             run.redis_per_click = max(0.0, spent - scaled) / BURST
         run.rss_kib = [r.rss_kib() for r in f.replicas if not r.killed]
@@ -235,15 +243,21 @@ def figures(single: Run, scaled: Run, faulted: list[Run]) -> list[Figure]:
         for what, count in (("lost", ledger.lost), ("doubled", ledger.doubled)):
             rows.append(Figure(BENCHMARK, f"{run.name}: {what}", count, goal_below=1))
         rows.append(Figure(BENCHMARK, f"{run.name}: late nudges", ledger.late, goal_below=1))
+        for what, seconds in run.timings.items():
+            rows.append(Figure(BENCHMARK, f"{run.name}: {what} after", seconds, "s"))
     return rows
 
 
 async def main(args: argparse.Namespace) -> list[Figure]:
     faults = [FAULTS[name] for name in args.faults]
+    for unfit in [f for f in faults if f.needs and f.needs != args.store]:
+        print(f"  skipped fault {unfit.name!r}: it needs --store {unfit.needs}")
+        faults.remove(unfit)
     print(
         f"scale: {args.incidents} incidents at {args.rate:g}/s (and as many clicks), levels due "
         f"after {args.level2:g} s and {args.level3:g} s; one replica (sqlite), then "
-        f"{args.replicas} behind HAProxy on Redis; faults: {', '.join(args.faults) or 'none'}"
+        f"{args.replicas} behind HAProxy on {STORES[args.store]}; "
+        f"faults: {', '.join(f.name for f in faults) or 'none'}"
     )
     with (
         tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp,
@@ -257,7 +271,7 @@ async def main(args: argparse.Namespace) -> list[Figure]:
         single = await one_run("one replica", 1, None, None, setup, sandbox, root / "a")
         runs: list[Run] = []
         for index, fault in enumerate([None, *faults]):
-            with RedisServer() as redis:
+            with backing(args.store) as redis:
                 name = "fleet" if fault is None else f"fleet, {fault.name}"
                 folder = root / f"b{index}"
                 runs.append(
@@ -274,8 +288,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--faults",
         type=lambda text: [f for f in text.split(",") if f],
-        default=["kill", "pause"],
+        default=list(FAULTS),
         help=f"comma-separated, of: {', '.join(FAULTS)} (empty: none)",
+    )
+    parser.add_argument(
+        "--store",
+        choices=list(STORES),
+        default="sentinel",
+        help="the fleet's Redis: primary, 2 replicas, 3 sentinels; or one redis-server",
     )
     parser.add_argument("--level2", type=float, default=20.0, help="seconds to level 2")
     parser.add_argument("--level3", type=float, default=30.0, help="seconds to level 3")
