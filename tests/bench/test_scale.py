@@ -43,6 +43,7 @@ def test_a_small_run_with_a_replica_killed_loses_and_doubles_nothing(tmp_path: P
 def test_options_keep_a_small_run_small_and_refuse_unknown_faults() -> None:
     args = parse(["--incidents", "5", "--faults", ""])
     assert args.incidents == 5 and args.faults == []
-    assert parse([]).faults == ["kill", "pause"]
+    assert parse([]).faults == ["kill", "pause", "primary"]
+    assert parse([]).store == "sentinel"
     with pytest.raises(SystemExit):
         parse(["--faults", "kill,meteor"])
