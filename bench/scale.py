@@ -1,21 +1,25 @@
 """Scale: three `serve` replicas behind HAProxy sharing Redis, against one replica on SQLite.
 
 Everything is real and on loopback: the replicas are `runbook-bot serve` processes, HAProxy
-(Debian's package) balances Slack's requests over them, the store is a redis-server, the cluster
-is the drill sandbox and Slack's Web API the test stand-in (both in this process). The driver
-opens `--incidents` incidents with signed `/incident` commands at `--rate` a second and clicks
-each headline's claim-commander button once, at the same rate, as Slack would send them. The
-playbook's escalation levels are shortened (data only) so that both fall due in the run.
+(Debian's package) balances Slack's requests over them, the store is Redis behind Sentinel (a
+primary, two replicas, three sentinels; `--store redis`: one redis-server), the cluster is the
+drill sandbox and Slack's Web API the test stand-in (both in this process). The driver opens
+`--incidents` incidents with signed `/incident` commands at `--rate` a second and clicks each
+headline's claim-commander button once, at the same rate, as Slack would send them. The
+playbook's escalation levels are shortened (data only) so that both fall due in the run, and
+so is the replicas' timer sync (`--sync`, RUNBOOK_BOT_TIMER_SYNC_S) in proportion.
 
 First one replica on the embedded store (the baseline), then the fleet, then the fleet again
 under each fault (`--faults`): `kill` (kill -9 one replica mid-load), `pause` (SIGSTOP one
-replica for 10 s, then SIGCONT). Each run prints its ledger: what was lost, done twice or late.
-Figures: ack p50/p99 (every command and click), clicks acked per second in a burst, Redis
-commands per click (INFO commandstats, background subtracted), RSS per replica, nudges posted
-per due nudge, and the ledger's counts for every run.
+replica for 10 s, then SIGCONT), `primary` (kill -9 the Redis primary; Sentinel only). Each
+run prints its ledger: what was lost, done twice or late. Figures: ack p50/p99 (every command
+and click), clicks acked per second in a burst, Redis commands per click (INFO commandstats
+until the clicks' work is done, less what the replicas send unprompted), RSS per replica,
+nudges posted per due nudge, the ledger's counts for every run and the failover times.
 
-    .venv/bin/python bench/scale.py [--incidents 200] [--rate 8] [--faults kill,pause]
-        [--replicas 3] [--json FILE]
+    .venv/bin/python bench/scale.py [--incidents 200] [--rate 8] [--faults kill,pause,primary]
+        [--store sentinel|redis] [--replicas 3] [--level2 20] [--level3 30] [--sync 5]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.ack_latency import REPO, log_text, server_env
+from bench.ack_latency import REPO, log_text, server_env, settle
 from bench.backing import Backing, backing
 from bench.faults import FAULTS, Fault
 from bench.fleet import Fleet, fleet
@@ -169,17 +173,21 @@ async def measured(
         await clock.stop()
         run.ledger = account(load, api, clock, await incidents(store), setup.levels)
         primary = await asyncio.to_thread(redis.primary_url) if redis else ""
+        # Two timer syncs' worth of what the replicas send unprompted, taken off the burst's.
+        quiet_s = 2 * setup.sync_s
         if redis is not None:
             quiet = await command_count(primary)
-            await asyncio.sleep(2.0)
-            background = await command_count(primary) - quiet
+            await asyncio.sleep(quiet_s)
+            background = (await command_count(primary) - quiet) / quiet_s
         started = time.perf_counter()
         before = await command_count(primary) if redis else 0
         run.burst_rate = await burst(session, f, api, load)
         if redis is not None:
+            # The clicks' work goes on after their acks: count until it is done.
+            await settle(api)
             spent = await command_count(primary) - before
-            scaled = background * (time.perf_counter() - started) / 2.0
-            run.redis_per_click = max(0.0, spent - scaled) / BURST
+            unprompted = background * (time.perf_counter() - started)
+            run.redis_per_click = max(0.0, spent - unprompted) / BURST
         run.rss_kib = [r.rss_kib() for r in f.replicas if not r.killed]
         for replica in f.replicas:
             lost = log_text(replica.log).count(LOST_CLAIM)
