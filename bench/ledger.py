@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bench.load import CallClock, Load, by_kind
+from bench.load import CallClock, Load, Sent, by_kind
 from bot.engine.incident import Incident
 from bot.store import Store
 from tests.support.slack_api import SlackApiStandIn
@@ -23,6 +23,10 @@ from tests.support.slack_api import SlackApiStandIn
 # this leaves room for a loaded machine, not for a replica that stopped watching).
 LATE_AFTER_S = 5.0
 COMMANDER_NOTE = "is now incident commander"
+# A due nudge not posted this long after the last level fell due counts as lost.
+NUDGE_GRACE_S = 75.0
+# What the bot answers when the store did not take a request (bot/adapters/slack/transport).
+NOTHING_DONE = "nothing was done"
 
 
 @dataclass
@@ -49,6 +53,8 @@ class Ledger:
     opens_doubled: list[str] = field(default_factory=list)
     opens_lost: list[str] = field(default_factory=list)
     opens_cut: list[str] = field(default_factory=list)
+    # Cut off, and the sender was told so (the ack's text, or a reply to its response_url).
+    cut_told: list[str] = field(default_factory=list)
     opens_failed_yet_done: list[str] = field(default_factory=list)
     rooms_missing: list[str] = field(default_factory=list)
     clicks_doubled: list[str] = field(default_factory=list)
@@ -78,9 +84,11 @@ class Ledger:
             f"  commander clicks doubled {_ids(self.clicks_doubled)}; "
             f"lost {_ids(self.clicks_lost)}",
             f"  nudges due {n.due}, posted {n.posted} ({n.per_due:.2f} per due); "
-            f"lost {_ids(n.lost)}; doubled {_ids(n.doubled)}; late {_ids(n.late)}",
+            f"lost (none within {NUDGE_GRACE_S:.0f} s) {_ids(n.lost)}; doubled {_ids(n.doubled)}; "
+            f"late {_ids(n.late)}",
             f"  cut off in flight (acked or failed, never done): commands "
-            f"{_ids(self.opens_cut)}, clicks {_ids(self.clicks_cut)}",
+            f"{_ids(self.opens_cut)}, clicks {_ids(self.clicks_cut)}; of those, the sender was "
+            f"told: {len(self.cut_told)}",
             f"  commands Slack saw fail that opened their incident anyway: "
             f"{_ids(self.opens_failed_yet_done)}",
         ]
@@ -160,12 +168,19 @@ def account(
         tag for incident in found for tag in [incident.summary.split()[-1]] if incident.summary
     )
     ids = {i.id for i in found}
+    answered = {str(c.params.get("response_url")) for c in api.calls if c.method == "response_url"}
+
+    def told(sent: Sent) -> bool:
+        return sent.response_url in answered or NOTHING_DONE in sent.answer
+
     for sent in by_kind(load.sent, "command"):
         count = by_tag.get(sent.subject, 0)
         if count > 1:
             ledger.opens_doubled.append(sent.subject)
         elif count == 0:
             ledger.opens_cut.append(sent.subject)
+            if told(sent):
+                ledger.cut_told.append(sent.subject)
         elif not sent.acked:
             ledger.opens_failed_yet_done.append(sent.subject)
     # A headline Slack showed for an incident the store does not have.
@@ -187,5 +202,7 @@ def account(
             ledger.clicks_lost.append(sent.subject)
         elif not claims:
             ledger.clicks_cut.append(sent.subject)
+            if told(sent):
+                ledger.cut_told.append(sent.subject)
     ledger.nudges = count_nudges(api, clock, found, levels)
     return ledger

@@ -39,6 +39,8 @@ class Sent:
     latency: float | None = None
     status: int | None = None
     error: str = ""
+    response_url: str = ""  # where the bot tells the sender what became of it
+    answer: str = ""  # the ack's body: a slash command's is shown to its sender
 
     @property
     def acked(self) -> bool:
@@ -118,27 +120,27 @@ async def post(session: aiohttp.ClientSession, url: str, body: bytes, record: Se
     headers = {**sign(body, SECRET), "Content-Type": FORM_CONTENT_TYPE}
     try:
         async with session.post(url, data=body, headers=headers) as response:
-            await response.read()
+            record.answer = (await response.read()).decode(errors="replace")
             record.status = response.status
     except (aiohttp.ClientError, TimeoutError) as exc:
         record.error = type(exc).__name__
     record.latency = time.perf_counter() - record.sent_at
 
 
-def command(api: SlackApiStandIn, service: str, tag: str) -> bytes:
+def command(api: SlackApiStandIn, service: str, tag: str, response_url: str) -> bytes:
     return slash_command_body(
-        response_url=api.response_url(CHANNEL),
+        response_url=response_url,
         text=f"api-down {service} {tag}",
         user_id=USER,
         channel_id=CHANNEL,
     )
 
 
-def click(api: SlackApiStandIn, button: Button) -> bytes:
+def click(api: SlackApiStandIn, button: Button, response_url: str) -> bytes:
     return block_action_body(
         action_id=COMMANDER,
         value=button.value,
-        response_url=api.response_url(button.channel),
+        response_url=response_url,
         user_id=USER,
         channel_id=button.channel,
         message_ts=button.ts,
@@ -163,8 +165,8 @@ async def drive(
     pending: list[Button] = []
     clicked: set[str] = set()
 
-    def send(kind: str, subject: str, body: bytes) -> None:
-        record = Sent(kind, subject, time.perf_counter())
+    def send(kind: str, subject: str, body: bytes, response_url: str = "") -> None:
+        record = Sent(kind, subject, time.perf_counter(), response_url=response_url)
         load.sent.append(record)
         task = asyncio.create_task(post(session, url, body, record))
         in_flight.add(task)
@@ -182,11 +184,13 @@ async def drive(
                 clicked.add(button.incident)
                 pending.append(button)
         if opened < incidents:
-            send("command", load.tag(opened), command(api, service, load.tag(opened)))
+            tag, response_url = load.tag(opened), api.response_url(CHANNEL)
+            send("command", tag, command(api, service, tag, response_url), response_url)
             opened += 1
         if pending:
             button = pending.pop(0)
-            send("click", button.incident, click(api, button))
+            response_url = api.response_url(button.channel)
+            send("click", button.incident, click(api, button, response_url), response_url)
             idle_since = time.perf_counter()
         elif opened >= incidents and (
             len(clicked) >= incidents or time.perf_counter() - idle_since > settle_s

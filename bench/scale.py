@@ -19,7 +19,7 @@ nudges posted per due nudge, the ledger's counts for every run and the failover 
 
     .venv/bin/python bench/scale.py [--incidents 200] [--rate 8] [--faults kill,pause,primary]
         [--store sentinel|redis] [--replicas 3] [--level2 20] [--level3 30] [--sync 5]
-        [--json FILE]
+        [--logs DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,11 +38,11 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.ack_latency import REPO, log_text, server_env, settle
+from bench.ack_latency import CHANNEL, REPO, log_text, server_env, settle
 from bench.backing import Backing, backing
 from bench.faults import FAULTS, Fault
 from bench.fleet import Fleet, fleet
-from bench.ledger import Ledger, account, all_nudged, incidents, last_due
+from bench.ledger import NUDGE_GRACE_S, Ledger, account, all_nudged, incidents, last_due
 from bench.load import CallClock, Load, Sent, by_kind, click, drive, latencies, post, summary_of
 from bench.redis_stats import command_count
 from bench.table import Figure, add_json_option, write_figures
@@ -57,8 +58,6 @@ TIMEOUT_S = 1800
 LOST_CLAIM = "lost the claim"
 BURST = 100
 BURST_CONCURRENCY = 25
-# Nudges of a replica that stopped watching wait for the others' next sync (60 s in serve).
-NUDGE_GRACE_S = 75.0
 
 
 def fast_playbooks(folder: Path, level2: float, level3: float) -> dict[int, timedelta]:
@@ -99,6 +98,7 @@ class Setup:
     levels: dict[int, timedelta]
     playbooks: Path
     sync_s: float
+    logs: Path | None = None  # where each run's replica and HAProxy logs are kept
 
 
 async def burst(
@@ -114,7 +114,8 @@ async def burst(
     async def one(n: int) -> None:
         async with slots:
             records[n].sent_at = time.perf_counter()
-            await post(session, f.url, click(api, buttons[n % len(buttons)]), records[n])
+            body = click(api, buttons[n % len(buttons)], api.response_url(CHANNEL))
+            await post(session, f.url, body, records[n])
 
     started = time.perf_counter()
     await asyncio.gather(*(one(n) for n in range(BURST)))
@@ -194,6 +195,9 @@ async def measured(
             if lost:
                 run.notes.append(f"{replica.name} found {lost} claim(s) taken over when it woke")
     await store.close()
+    if setup.logs is not None:
+        kept = setup.logs / load.run
+        shutil.copytree(folder, kept, ignore=shutil.ignore_patterns("*.db*", "kubeconfig"))
     run.sent = load.sent
     report(run)
     return run
@@ -273,7 +277,7 @@ async def main(args: argparse.Namespace) -> list[Figure]:
     ):
         root = Path(tmp)
         levels = fast_playbooks(root / "playbooks", args.level2, args.level3)
-        setup = Setup(args.incidents, args.rate, levels, root / "playbooks", args.sync)
+        setup = Setup(args.incidents, args.rate, levels, root / "playbooks", args.sync, args.logs)
         for sub in ("a", *(f"b{n}" for n in range(len(faults) + 1))):
             (root / sub).mkdir()
         single = await one_run("one replica", 1, None, None, setup, sandbox, root / "a")
@@ -313,6 +317,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=5.0,
         help="RUNBOOK_BOT_TIMER_SYNC_S: how soon a replica arms another's incidents (serve: 60)",
     )
+    parser.add_argument("--logs", type=Path, help="keep every run's server logs in this folder")
     add_json_option(parser)
     args = parser.parse_args(argv)
     unknown = [f for f in args.faults if f not in FAULTS]
