@@ -185,7 +185,12 @@ def account(
             ledger.opens_failed_yet_done.append(sent.subject)
     # A headline Slack showed for an incident the store does not have.
     ledger.opens_lost = sorted(set(load.buttons) - ids)
-    ledger.rooms_missing = sorted(ids - set(load.buttons))
+    ledger.rooms_missing = [
+        f"{i.id} [{i.summary}; links: {', '.join(sorted(i.links)) or 'none'}; "
+        f"fired: {', '.join(i.timers.fired) or 'none'}]"
+        for i in found
+        if i.id not in load.buttons
+    ]
     notes: Counter[str] = Counter(
         str(c.params.get("channel"))
         for c in api.calls
