@@ -20,8 +20,9 @@ drill: $(STAMP)
 # the Redis checks), redis-sentinel (the store behind Sentinel, and failover), Prometheus and
 # Alertmanager (the end-to-end alert test), PostgreSQL (the Postgres checks), the Docker engine
 # with busybox-static, from which the Docker tests build their image with `docker import` (no
-# registry is reachable), and debootstrap, from which the image test makes the minimal Debian
-# base the bot's own image is built on. The tests start each.
+# registry is reachable), debootstrap, from which the image test makes the minimal Debian base
+# the bot's own image is built on, and HAProxy, the load balancer in front of the scale
+# benchmark's replicas (and its smoke test). The tests start each.
 APT_INSTALL = $(SUDO) apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
@@ -34,6 +35,8 @@ test-deps:
 	@{ command -v dockerd && dpkg -s busybox-static; } >/dev/null 2>&1 || { \
 		$(APT_INSTALL) docker.io busybox-static >/dev/null; }
 	@command -v debootstrap >/dev/null 2>&1 || { $(APT_INSTALL) debootstrap >/dev/null; }
+	@{ command -v haproxy || test -x /usr/sbin/haproxy; } >/dev/null 2>&1 || { \
+		$(APT_INSTALL) haproxy >/dev/null; }
 
 check: $(STAMP)
 	$(BIN)/ruff check bot tests bench cluster

@@ -1,8 +1,9 @@
 """Runs every benchmark in bench/ and prints one table of their headline figures.
 
-A benchmark is a bench/*.py with a module-level `BENCHMARK = "name"` (see bench/table.py); each
-runs in its own process with `--json FILE`, its own output shown as it goes, so one benchmark's
-threads, servers and heap never weigh on the next. Goals are shown and marked, not enforced: the
+A benchmark is a bench/*.py with a module-level `BENCHMARK = "name"` (see bench/table.py), and
+`TIMEOUT_S = seconds` if it needs longer than the default; each runs in its own process with
+`--json FILE`, its own output shown as it goes, so one benchmark's threads, servers and heap
+never weigh on the next. Goals are shown and marked, not enforced: the
 exit status is 1 only when a benchmark gave no figures.
 
     .venv/bin/python bench/run_all.py [NAME ...]   # NAME: a file's stem, e.g. memory
@@ -34,8 +35,8 @@ class Benchmark:
     path: Path
 
 
-def declared_name(path: Path) -> str | None:
-    """The module-level `BENCHMARK = "..."` string, read without importing the file."""
+def declared(path: Path, name: str) -> object:
+    """A module-level constant `NAME = ...`, read without importing the file; None if absent."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except (OSError, SyntaxError, ValueError):
@@ -43,12 +44,23 @@ def declared_name(path: Path) -> str | None:
     for node in tree.body:
         if (
             isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "BENCHMARK" for t in node.targets)
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
             and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
         ):
             return node.value.value
     return None
+
+
+def declared_name(path: Path) -> str | None:
+    """The module-level `BENCHMARK = "..."` string."""
+    name = declared(path, "BENCHMARK")
+    return name if isinstance(name, str) else None
+
+
+def timeout_of(benchmark: Benchmark) -> float:
+    """Its own `TIMEOUT_S = ...` when it declares one (a long run), else TIMEOUT_S."""
+    own = declared(benchmark.path, "TIMEOUT_S")
+    return float(own) if isinstance(own, int | float) and not isinstance(own, bool) else TIMEOUT_S
 
 
 def discover(folder: Path = BENCH_DIR) -> list[Benchmark]:
@@ -122,7 +134,11 @@ def selected(benchmarks: list[Benchmark], names: list[str]) -> list[Benchmark]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help="only these (file stems)")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per benchmark")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help=f"seconds per benchmark (default: its own TIMEOUT_S, else {TIMEOUT_S:.0f})",
+    )
     args = parser.parse_args()
     benchmarks = selected(discover(), args.names)
     figures: list[Figure] = []
@@ -131,7 +147,7 @@ def main() -> int:
         for benchmark in benchmarks:
             print(f"== {benchmark.name} (bench/{benchmark.path.name})", flush=True)
             began = time.monotonic()
-            figures += run(benchmark, Path(tmp), args.timeout)
+            figures += run(benchmark, Path(tmp), args.timeout or timeout_of(benchmark))
             print(f"   ({time.monotonic() - began:.0f} s)\n", flush=True)
     print(f"{len(benchmarks)} benchmarks in {time.monotonic() - started:.0f} s\n")
     print(format_table(figures))

@@ -210,7 +210,9 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
         console = Console(engine, actor, sys.stdin, sys.stdout, echo=not sys.stdin.isatty())
         if args.incident:
             await console.execute(f"use {args.incident}")
-        async with Scheduler(engine, ConsoleNotifier(console), owner=process_owner()):
+        notifier = ConsoleNotifier(console)
+        owner = process_owner()
+        async with Scheduler(engine, notifier, owner=owner, sync_interval=settings.timer_sync_s):
             return await console.run()
 
 

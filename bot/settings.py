@@ -9,6 +9,8 @@ from pathlib import Path
 from bot.redact import register_secret
 from bot.store.bounded import DEFAULT_TIMEOUT_S
 
+DEFAULT_TIMER_SYNC_S = 60.0
+
 _REPO = Path(__file__).resolve().parent.parent
 _BUNDLED = Path(__file__).resolve().parent / "_bundled"
 
@@ -36,6 +38,9 @@ class Settings:
     docker_host: str | None
     # Seconds one store call may take before the user is told the store is not answering.
     store_timeout_s: float = DEFAULT_TIMEOUT_S
+    # Seconds between re-reads of every open incident: how soon a replica arms timers of
+    # incidents another replica opened, and so how late a dead replica's nudges can be.
+    timer_sync_s: float = DEFAULT_TIMER_SYNC_S
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -56,6 +61,7 @@ class Settings:
             kubeconfig=env.get("KUBECONFIG") or None,
             docker_host=env.get("DOCKER_HOST") or None,
             store_timeout_s=float(env.get("RUNBOOK_BOT_STORE_TIMEOUT_S") or DEFAULT_TIMEOUT_S),
+            timer_sync_s=float(env.get("RUNBOOK_BOT_TIMER_SYNC_S") or DEFAULT_TIMER_SYNC_S),
         )
         for secret in (
             settings.slack_bot_token,

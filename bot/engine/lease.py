@@ -17,14 +17,17 @@ LEASE_S = 10.0
 
 
 @contextlib.asynccontextmanager
-async def renewed(store: Store, key: str, owner: str) -> AsyncIterator[None]:
-    """Keep owner's claim on key (already taken) alive for the block, then release it."""
+async def renewed(
+    store: Store, key: str, owner: str, lease_s: float = LEASE_S
+) -> AsyncIterator[None]:
+    """Keep owner's claim on key (already taken for lease_s) alive for the block, then release
+    it."""
 
     async def renew() -> None:
         while True:
-            await asyncio.sleep(LEASE_S / 3)
+            await asyncio.sleep(lease_s / 3)
             try:
-                if not await store.renew(key, owner, LEASE_S):
+                if not await store.renew(key, owner, lease_s):
                     log.error("lost the claim %s; another process may take the work over", key)
                     return
             except BotError as exc:

@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.engine.engine import Engine
 from bot.engine.incident import Incident
-from bot.engine.lease import LEASE_S
+from bot.engine.lease import LEASE_S, renewed
 from bot.engine.metric_watch import MetricWatch
 from bot.engine.notifier import Notifier
 from bot.engine.recovery import unfinished
@@ -32,9 +32,10 @@ from bot.playbooks.models import Playbook
 log = logging.getLogger(__name__)
 
 # The claim keeps replicas from notifying concurrently; the compare-and-set record of fired
-# keys is what refuses a second firing, so the claim need only outlive one firing, and a
-# replica dying between claiming and recording delays that firing only this long.
-_CLAIM_TTL_S = 60.0
+# keys is what refuses a second firing. So the claim is short and renewed while its holder
+# fires: a replica killed or paused mid-firing holds the timer up only this long before another
+# takes it over, and if it wakes after that, it finds the key recorded and does nothing.
+CLAIM_TTL_S = 2.0
 # APScheduler may wake a hair before the due time; that is not "not due yet".
 _EARLY = timedelta(milliseconds=500)
 _STOP_WAIT_S = 10.0
@@ -236,18 +237,8 @@ class Scheduler:
             log.error("timer %s of %s failed: %s", key, incident_id, exc)
             self._recheck_later(incident_id)
         finally:
-            await self._release(incident_id, key)
             self._firing.discard(job_id)
             self._tasks.discard(task)
-
-    async def _release(self, incident_id: str, key: str) -> None:
-        # Fired and recorded, or not fired: either way the claim's work is done, and another
-        # replica (or this one's recheck) need not wait out its expiry. Releasing a claim held
-        # by another replica does nothing.
-        try:
-            await self.engine.store.release(_claim(incident_id, key), self.owner)
-        except BotError as exc:
-            log.warning("claim on timer %s of %s not released: %s", key, incident_id, exc)
 
     async def _fire_once(self, incident_id: str, key: str, late: bool) -> None:
         incident = await self.engine.get(incident_id)
@@ -261,23 +252,26 @@ class Scheduler:
             return
         fired_at = self.engine.clock()
         claim = _claim(incident.id, key)
-        if not await self.engine.store.claim(claim, self.owner, ttl_s=_CLAIM_TTL_S):
+        if not await self.engine.store.claim(claim, self.owner, ttl_s=CLAIM_TTL_S):
             # Another replica fires it; look again once it has recorded that.
             self._recheck_later(incident_id)
             return
-        try:
-            incident, timer = await self.engine.fire_timer(incident_id, key, late)
-        except InvalidRequest:
-            return  # resolved, or recorded by a replica whose claim had expired
-        # A hair early (see _EARLY) is on time.
-        TIMER_LATENESS.observe(max(0.0, (fired_at - timer.due).total_seconds()))
-        if timer.level is not None:
-            contacts = self.engine.config.contact(timer.level.level, timer.level.title)
-            await self.notifier.escalation_due(incident, timer.level, contacts, late)
-        elif timer.kind == "commander":
-            await self.notifier.commander_needed(incident, late)
-        else:
-            await self.notifier.status_reminder(incident, late)
+        # Released when done, fired and recorded or not: another replica (or this one's
+        # recheck) need not wait out its expiry.
+        async with renewed(self.engine.store, claim, self.owner, CLAIM_TTL_S):
+            try:
+                incident, timer = await self.engine.fire_timer(incident_id, key, late)
+            except InvalidRequest:
+                return  # resolved, or recorded by a replica whose claim had expired
+            # A hair early (see _EARLY) is on time.
+            TIMER_LATENESS.observe(max(0.0, (fired_at - timer.due).total_seconds()))
+            if timer.level is not None:
+                contacts = self.engine.config.contact(timer.level.level, timer.level.title)
+                await self.notifier.escalation_due(incident, timer.level, contacts, late)
+            elif timer.kind == "commander":
+                await self.notifier.commander_needed(incident, late)
+            else:
+                await self.notifier.status_reminder(incident, late)
 
     def _recheck_later(self, incident_id: str) -> None:
         self._scheduler.add_job(

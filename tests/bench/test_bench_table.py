@@ -72,8 +72,25 @@ def test_discovery_takes_the_files_that_declare_a_benchmark(tmp_path: Path) -> N
     (tmp_path / "nested.py").write_text('def f():\n    BENCHMARK = "no"\n', encoding="utf-8")
     assert [b.name for b in run_all.discover(tmp_path)] == ["a"]
     shipped = {b.path.name for b in run_all.discover()}
-    assert {"ack_latency.py", "memory.py", "stage_diagnostics.py", "timer_lateness.py"} <= shipped
-    assert not shipped & {"bare_app.py", "table.py", "run_all.py"}
+    assert {
+        "ack_latency.py",
+        "memory.py",
+        "scale.py",
+        "stage_diagnostics.py",
+        "timer_lateness.py",
+    } <= shipped
+    assert not shipped & {"bare_app.py", "table.py", "run_all.py", "fleet.py", "ledger.py"}
+
+
+def test_a_benchmark_may_declare_a_longer_timeout(tmp_path: Path) -> None:
+    long_one = tmp_path / "long.py"
+    long_one.write_text('BENCHMARK = "long"\nTIMEOUT_S = 1800\n', encoding="utf-8")
+    plain = tmp_path / "plain.py"
+    plain.write_text('BENCHMARK = "plain"\nTIMEOUT_S = "soon"\n', encoding="utf-8")
+    assert run_all.timeout_of(run_all.Benchmark("long", long_one)) == 1800.0
+    assert run_all.timeout_of(run_all.Benchmark("plain", plain)) == run_all.TIMEOUT_S
+    shipped = {b.path.name: b for b in run_all.discover()}
+    assert run_all.timeout_of(shipped["scale.py"]) > run_all.TIMEOUT_S
 
 
 def test_an_unknown_benchmark_name_is_refused_in_one_line() -> None:

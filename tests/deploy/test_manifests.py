@@ -79,10 +79,10 @@ def test_every_manifest_parses_and_names_its_object() -> None:
             assert doc.get("metadata", {}).get("name"), f"{path.name}: a {doc['kind']} has no name"
 
 
-def test_deployment_runs_two_probed_bounded_replicas(
+def test_deployment_runs_three_probed_bounded_replicas(
     bot: dict[str, Any], container: dict[str, Any]
 ) -> None:
-    assert bot["spec"]["replicas"] == 2
+    assert bot["spec"]["replicas"] == 3
     assert container["image"] == "runbook-bot:0.1.0" and container["args"] == ["socket"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
 
@@ -95,6 +95,29 @@ def test_deployment_runs_two_probed_bounded_replicas(
     assert probe("readinessProbe") == ("/readyz", 3000)
     for bound in ("requests", "limits"):
         assert set(container["resources"][bound]) == {"cpu", "memory"}, bound
+
+
+def test_replicas_spread_over_nodes_and_zones_without_blocking_a_rollout(
+    bot: dict[str, Any],
+) -> None:
+    pod = bot["spec"]["template"]["spec"]
+    labels = bot["spec"]["template"]["metadata"]["labels"]
+    anti = pod["affinity"]["podAntiAffinity"]
+    # Preferred only: a required rule would leave the surge pod of a rolling update (or a
+    # replica more than there are nodes) Pending.
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
+    (term,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert _selects(term["podAffinityTerm"]["labelSelector"]["matchLabels"], labels)
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert _selects(spread["labelSelector"]["matchLabels"], labels)
+    strategy = bot["spec"]["strategy"]["rollingUpdate"]
+    assert strategy["maxUnavailable"] == 0 and strategy["maxSurge"] == 1
+    assert (
+        bot["spec"]["replicas"] > _one("PodDisruptionBudget", "runbook-bot")["spec"]["minAvailable"]
+    )
 
 
 def test_deployment_is_locked_down(bot: dict[str, Any], container: dict[str, Any]) -> None:

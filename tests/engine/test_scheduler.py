@@ -22,7 +22,7 @@ from bot.config import Config, EscalationContact
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
 from bot.engine.recovery import Interruption
-from bot.engine.scheduler import Scheduler
+from bot.engine.scheduler import CLAIM_TTL_S, Scheduler, _claim
 from bot.errors import BotError
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
@@ -309,6 +309,25 @@ async def test_resolved_incidents_and_repeats_are_refused(bench: Bench) -> None:
             await attempt
 
 
+async def test_a_claim_left_by_a_stopped_replica_runs_out_and_another_fires(bench: Bench) -> None:
+    engine, recorder = bench.engine(), Recorder()
+    incident = await engine.open("fast", "api", LEAD)
+    # A replica stopped (SIGSTOP) or killed just after claiming level 1: it never renews.
+    key = _claim(incident.id, "escalation-1")
+    assert await engine.store.claim(key, "stopped", ttl_s=CLAIM_TTL_S)
+    scheduler = Scheduler(engine, recorder, owner="awake", retry_delay=0.2)
+    bench.schedulers.append(scheduler)
+    await scheduler.start()
+
+    await eventually(lambda: len(recorder.of(incident.id, "escalation")) == 2)
+    # When the stopped one wakes, its claim is gone and the level is recorded as fired.
+    assert not await engine.store.renew(key, "stopped", CLAIM_TTL_S)
+    with pytest.raises(BotError, match=r"escalation-1 of INC-\d+ is no longer pending"):
+        await engine.fire_timer(incident.id, "escalation-1", late=False)
+    # Each level told once (level 1, held up by the claim, may come after level 2).
+    assert sorted(n.level or 0 for n in recorder.of(incident.id, "escalation")) == [1, 2]
+
+
 # --- separate processes ------------------------------------------------------------------
 
 SCRIPT = """
@@ -316,7 +335,7 @@ import asyncio, json, sys
 from pathlib import Path
 from bot.config import Config
 from bot.engine.engine import Engine
-from bot.engine.scheduler import Scheduler
+from bot.engine.scheduler import CLAIM_TTL_S, Scheduler, _claim
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
 from bot.store import RedisStore, SqliteStore

@@ -156,7 +156,12 @@ async def run(
         alerts = AlertWebhook(engine, SlackAlertSink(ctx))
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(
-                Scheduler(engine, slack.notifier, owner=process_owner())
+                Scheduler(
+                    engine,
+                    slack.notifier,
+                    owner=process_owner(),
+                    sync_interval=settings.timer_sync_s,
+                )
             )
             await stack.enter_async_context(running_integrations(engine, room_reporter(ctx)))
             await stack.enter_async_context(room_repair.repairing(ctx.rooms))
