@@ -1,17 +1,20 @@
-"""Create ticket on a post-incident checklist item, over the real HTTP endpoint."""
+"""Create ticket on a post-incident checklist item, over the HTTP endpoint and Socket Mode."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from bot.adapters.slack import actions
 from bot.config import TicketsConfig
-from tests.adapters.slack.conftest import BOB, SlackBot
+from tests.adapters.slack.conftest import BOB, SlackBot, SocketBot
 from tests.adapters.slack.test_checklist_messages import _element_body, _elements, _resolve
 from tests.adapters.slack.test_flow import _open, _until
+from tests.support.slack_api import SlackApiStandIn
+from tests.support.slack_signing import block_action_payload, view_submission_payload
 from tests.support.ticket_trackers import TrackerStandIn
 
 TOKEN = "gh-token-31c9d0e7"
@@ -114,3 +117,56 @@ async def test_a_failed_ticket_is_one_line_and_the_button_stays(
     assert [i.ticket for i in incident.checklist.values() if i.ticket] == [
         f"{tracker.url}/browse/OPS-1"
     ]
+
+
+async def test_create_ticket_over_socket_mode(
+    socket_bot: SocketBot, tracker: TrackerStandIn
+) -> None:
+    api, socket, engine = socket_bot.api, socket_bot.socket, socket_bot.engine
+    engine.config.tickets = TicketsConfig(
+        kind="jira",
+        project="OPS",
+        email="bot@example.com",
+        base_url=tracker.url,
+        token_env="RB_TEST_TICKETS",
+    )
+    await socket.wait_for_ack(await socket.send_slash_command(text="api-down ecap-api"))
+    created = await api.wait_for("conversations.create")
+    channel = str(created.response["channel"]["id"])
+    await api.wait_for("chat.postMessage", lambda c: "Run diagnostics" in json.dumps(c.params))
+    values = {
+        "c": {actions.RESOLVE_CAUSE: {"type": "plain_text_input", "value": "bad deploy"}},
+        "r": {actions.RESOLVE_RESOLUTION: {"type": "plain_text_input", "value": "rolled back"}},
+    }
+    resolve = view_submission_payload(
+        callback_id=actions.RESOLVE_VIEW, private_metadata="INC-0001", state_values=values
+    )
+    await socket.wait_for_ack(await socket.send_interactive(resolve))
+    await _until(lambda: _socket_buttons(api, channel), "the checklists")
+    button = _socket_buttons(api, channel)[0]
+    click = block_action_payload(
+        action_id=actions.CHECKLIST_TICKET,
+        value=button["value"],
+        response_url=api.response_url(channel),
+        channel_id=channel,
+        message_ts=button["_ts"],
+    )
+    await socket.wait_for_ack(await socket.send_interactive(click))
+    link = f"{tracker.url}/browse/OPS-1"
+    await api.wait_for("chat.update", lambda c: f"<{link}|ticket>" in json.dumps(c.params))
+    incident = await engine.get("INC-0001")
+    key = json.loads(button["value"])["s"]
+    assert incident.checklist[key].ticket == link
+    (fields,) = tracker.created
+    assert fields["description"]["type"] == "doc"
+    assert tracker.refused == []
+
+
+def _socket_buttons(api: SlackApiStandIn, channel: str) -> list[dict[str, Any]]:
+    found = []
+    for message in api.messages(channel):
+        for block in message.get("blocks") or []:
+            for element in block.get("elements") or []:
+                if element.get("action_id") == actions.CHECKLIST_TICKET:
+                    found.append({**element, "_ts": message.get("ts", "")})
+    return found
