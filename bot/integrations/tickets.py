@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
 from bot.config import TicketsConfig
+from bot.engine import checklist
+from bot.engine.engine import Engine
+from bot.engine.incident import Actor, ChecklistItem, Incident
+from bot.errors import InvalidRequest
 from bot.integrations.errors import IntegrationError, check, failure
 from bot.redact import redact
 
 TIMEOUT_S = 10.0
+# Held while a ticket is being created so a second click cannot file the same item twice;
+# longer than the tracker's timeout, short enough that a crashed replica's claim runs out.
+CLAIM_S = 60.0
 GITHUB_API_VERSION = "2022-11-28"
 
 
@@ -101,6 +109,29 @@ class JiraIssues:
         if not isinstance(key, str) or not key:
             raise IntegrationError("creating the Jira issue: no key in the answer")
         return Ticket(key, f"{self.config.base_url}/browse/{key}")
+
+
+async def file_ticket(
+    engine: Engine, incident: Incident, key: str, actor: Actor, incident_link: str
+) -> Incident:
+    """Create the item's ticket once and store its link on the item; IntegrationError when the
+    tracker fails (nothing is stored, so it can be tried again), InvalidRequest when it has one."""
+    _, text = checklist.find(engine.playbook_for(incident), key)
+    state = incident.checklist.get(key, ChecklistItem())
+    if state.ticket:
+        raise InvalidRequest(f"this item already has a ticket: {state.ticket}")
+    claim, holder = f"ticket:{incident.id}:{key}", uuid.uuid4().hex
+    if not await engine.store.claim(claim, holder, CLAIM_S):
+        raise InvalidRequest("a ticket for this item is being created already")
+    followup = Followup(incident.id, incident_link, text, state.owner)
+    try:
+        async with httpx.AsyncClient() as http:
+            made = await tracker(engine.config.tickets, http).create(followup)
+    except IntegrationError:
+        await engine.store.release(claim, holder)
+        raise
+    # The claim is kept until it runs out; by then the stored link refuses a second ticket.
+    return await engine.link_ticket(incident.id, key, made.url, actor)
 
 
 def adf(paragraphs: list[str]) -> dict[str, Any]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
@@ -33,7 +31,7 @@ from bot.adapters.slack.rendering.parts import context, fit, section, when
 from bot.adapters.slack.rooms import CHANNEL, HEADLINE
 from bot.adapters.slack.scope import require_its_room
 from bot.engine import checklist
-from bot.engine.incident import Actor, ChecklistItem, Incident
+from bot.engine.incident import Actor, Incident
 from bot.errors import InvalidRequest
 from bot.integrations import tickets
 from bot.integrations.errors import IntegrationError
@@ -43,10 +41,6 @@ from bot.playbooks.models import Checklist
 _OPTIONS = 10
 _OPTION_TEXT = 75
 LINK = "slack.checklist."
-# Held while a ticket is being created so a second click cannot file the same item twice;
-# longer than the tracker's timeout, short enough that a crashed replica's claim runs out.
-_TICKET_CLAIM_S = 60.0
-
 log = logging.getLogger(__name__)
 
 Handler = Callable[[SlackContext, dict[str, Any], Actor], Awaitable[None]]
@@ -207,29 +201,13 @@ async def _ticket(ctx: SlackContext, body: dict[str, Any], actor: Actor) -> None
     incident = await ctx.engine.get(value.incident)
     require_its_room(incident, _channel(body), "checklists")
     found, text = checklist.find(ctx.engine.playbook_for(incident), value.step)
-    state = incident.checklist.get(value.step, ChecklistItem())
-    if state.ticket:
-        raise InvalidRequest(f"this item already has a ticket: {state.ticket}")
-    claim, holder = f"ticket:{incident.id}:{value.step}", uuid.uuid4().hex
-    if not await ctx.engine.store.claim(claim, holder, _TICKET_CLAIM_S):
-        raise InvalidRequest("a ticket for this item is being created already")
+    link = await _room_link(ctx, incident)
     try:
-        followup = tickets.Followup(
-            incident=incident.id,
-            incident_link=await _room_link(ctx, incident),
-            item=text,
-            owner=state.owner,
-        )
-        async with httpx.AsyncClient() as http:
-            made = await tickets.tracker(ctx.config.tickets, http).create(followup)
+        incident = await tickets.file_ticket(ctx.engine, incident, value.step, actor, link)
     except IntegrationError as exc:
-        # Released so the button can be tried again.
-        await ctx.engine.store.release(claim, holder)
         line = f":warning: no ticket for '{truncate(text, 80)}': {str(exc).splitlines()[0]}"
         await ctx.rooms.post(incident, text_message(line))
         return
-    # The claim is kept until it runs out; by then the stored link refuses a second ticket.
-    incident = await ctx.engine.link_ticket(incident.id, value.step, made.url, actor)
     await _refresh(ctx, incident, found, body)
 
 
