@@ -176,6 +176,39 @@ class PagingConfig(BaseModel):
         return self
 
 
+class TicketsConfig(BaseModel):
+    """Where a post-incident checklist item's "Create ticket" files it: GitHub or Jira."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["github", "jira"]
+    # GitHub: "owner/name"; Jira: the project key.
+    repo: str = Field(default="", pattern=r"^([\w.-]+/[\w.-]+)?$")
+    project: str = Field(default="", pattern=r"^([A-Z][A-Z0-9_]*)?$")
+    base_url: str = Field(default="https://api.github.com", pattern=r"^https?://")
+    # The token is read from this environment variable, never from the file.
+    token_env: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Jira's basic auth pairs the token with this account's email.
+    email: str = ""
+    issue_type: str = "Task"
+    labels: list[str] = Field(default_factory=lambda: ["post-incident"])
+
+    @model_validator(mode="after")
+    def _target_named(self) -> TicketsConfig:
+        self.base_url = self.base_url.rstrip("/")
+        if self.kind == "github" and not self.repo:
+            raise ValueError("tickets: kind github needs repo (owner/name)")
+        if self.kind == "jira" and not (self.project and self.email):
+            raise ValueError("tickets: kind jira needs project and email")
+        return self
+
+    def token(self) -> str:
+        """The token from the environment, registered as a secret; empty when unset."""
+        token = os.environ.get(self.token_env, "")
+        register_secret(token)
+        return token
+
+
 class PrometheusConfig(BaseModel):
     """The Prometheus the bot asks about escalation levels' metric conditions."""
 
@@ -223,6 +256,7 @@ class Config(BaseModel):
     statuspage: StatuspageConfig | None = None
     paging: PagingConfig | None = None
     prometheus: PrometheusConfig | None = None
+    tickets: TicketsConfig | None = None
     # Severity 1 (critical) to 4 (low) -> its policy; a severity not listed brings nothing extra.
     severities: dict[int, SeverityPolicy] = Field(default_factory=dict)
 

@@ -23,6 +23,7 @@ from bot.engine.recovery import Interruption
 from bot.engine.roles import seats
 from bot.engine.severity import split_severity
 from bot.errors import BotError, InvalidRequest
+from bot.integrations import tickets
 from bot.playbooks.models import EscalationLevel, FixStep, ManualStep
 from bot.redact import redact
 
@@ -56,6 +57,7 @@ Commands (STEP is a step id as listed; quotes work as in a shell):
   resolve [ROOT CAUSE] [-- RESOLUTION]   resolve and print the post-incident document
   checklist              the post-incident checklist (works after resolve)
   check KEY | uncheck KEY | owner KEY NAME   tick, untick or assign an item, e.g. within-24h.0
+  ticket KEY             file the item as a GitHub or Jira issue (the config's tickets:)
   help | quit"""
 
 Handler = Callable[[list[str]], Awaitable[None]]
@@ -98,6 +100,7 @@ class Console:
             "escalate": self._escalate, "onit": self._on_it, "snooze": self._snooze,
             "mute": self._mute, "unmute": self._unmute, "checklist": self._checklist,
             "check": self._check, "uncheck": self._uncheck, "owner": self._owner,
+            "ticket": self._ticket,
             "flag": self._flag, "role": self._role, "roles": self._roles, "sev": self._sev,
             "stats": self._stats,
         }  # fmt: skip
@@ -344,7 +347,8 @@ class Console:
             for task in checklist.tasks(found, incident):
                 mark = "x" if task.state.done else " "
                 owner = f" (owner: {task.state.owner})" if task.state.owner else ""
-                self.say(f"  [{mark}] {task.key}  {task.text}{owner}")
+                ticket = f" (ticket: {task.state.ticket})" if task.state.ticket else ""
+                self.say(f"  [{mark}] {task.key}  {task.text}{owner}{ticket}")
 
     async def _check(self, args: list[str]) -> None:
         key = _one(args, "check KEY")
@@ -361,6 +365,13 @@ class Console:
             raise InvalidRequest("usage: owner KEY NAME")
         incident = await self.current()
         await self.engine.assign_item(incident.id, args[0], " ".join(args[1:]), self.actor)
+        await self._checklist([])
+
+    async def _ticket(self, args: list[str]) -> None:
+        key = _one(args, "ticket KEY")
+        incident = await self.current()
+        # A tracker's failure is a BotError: said in one line, the command can be run again.
+        await tickets.file_ticket(self.engine, incident, key, self.actor, incident.id)
         await self._checklist([])
 
     async def _escalate(self, args: list[str]) -> None:

@@ -118,3 +118,16 @@ class CommunicationFlow(EngineCore):
             )
 
         return (await self._mutate(incident_id, change, actor))[0]
+
+    async def link_ticket(self, incident_id: str, key: str, url: str, actor: Actor) -> Incident:
+        """Remember the follow-up ticket made for a post-incident task; one per task."""
+
+        def change(incident: Incident) -> None:
+            _, text = checklist.find(self.playbook_for(incident), key)
+            item = incident.checklist.setdefault(key, ChecklistItem())
+            if item.ticket:
+                raise InvalidRequest(f"'{text}' already has a ticket: {item.ticket}")
+            item.ticket = url[:500]
+            incident.record(self.clock(), actor, "checklist-ticket", f"{text}: {item.ticket}")
+
+        return (await self._mutate(incident_id, change, actor))[0]

@@ -165,6 +165,8 @@ class ChecklistItem(BaseModel):
     done_by: str = ""
     done_at: datetime | None = None
     owner: str = ""
+    # The follow-up ticket's link, once "Create ticket" made one.
+    ticket: str = ""
 
 
 IncidentStatus = Literal["open", "resolved"]

@@ -107,6 +107,7 @@ def template_context(
                         "done": t.state.done,
                         "done_by": t.state.done_by,
                         "owner": t.state.owner,
+                        "ticket": t.state.ticket,
                     }
                     for t in checklist.tasks(c, incident)
                 ],

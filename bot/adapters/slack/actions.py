@@ -31,6 +31,8 @@ RAISE_FLAG = "rb.raise_flag"
 # The post-incident checklist: its checkboxes and owner pickers; both act after resolving.
 CHECKLIST = "rb.checklist"
 CHECKLIST_OWNER = "rb.checklist_owner"
+# "Create ticket" on a post-incident checklist item: a follow-up in the configured tracker.
+CHECKLIST_TICKET = "rb.checklist_ticket"
 # The headline's user picker per role (its block carries the role) and its severity menu.
 ROLE = "rb.role"
 SEVERITY = "rb.severity"
@@ -38,7 +40,7 @@ ALL = (
     RUN_STAGE, RUN_STEP, REQUEST_FIX, FIX_CHOICE, APPROVE, DENY, MARK_DONE, VERIFY, STATUS_MODAL,
     ADVANCE,
     COMMANDER, RESOLVE, ESCALATE_NOW, ON_IT, SNOOZE_ESCALATION, SNOOZE_REMINDER, MUTE_REMINDERS,
-    CHECKLIST, CHECKLIST_OWNER, RAISE_FLAG, ROLE, SEVERITY,
+    CHECKLIST, CHECKLIST_OWNER, CHECKLIST_TICKET, RAISE_FLAG, ROLE, SEVERITY,
 )  # fmt: skip
 
 # Modals (callback ids) and the inputs inside them.

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
+    ButtonElement,
     CheckboxesElement,
     MarkdownTextObject,
     Option,
@@ -20,20 +23,25 @@ from slack_sdk.models.blocks import (
 
 from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
-from bot.adapters.slack.context import SlackContext
+from bot.adapters.slack.api_errors import api_error
+from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.rendering.escape import escape, is_user_id, mention, truncate
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.parts import context, fit, section, when
+from bot.adapters.slack.rooms import CHANNEL, HEADLINE
 from bot.adapters.slack.scope import require_its_room
 from bot.engine import checklist
 from bot.engine.incident import Actor, Incident
 from bot.errors import InvalidRequest
+from bot.integrations import tickets
+from bot.integrations.errors import IntegrationError
 from bot.playbooks.models import Checklist
 
 # Slack's limits: a checkboxes element holds 10 options, an option's text 75 characters.
 _OPTIONS = 10
 _OPTION_TEXT = 75
 LINK = "slack.checklist."
+log = logging.getLogger(__name__)
 
 Handler = Callable[[SlackContext, dict[str, Any], Actor], Awaitable[None]]
 
@@ -54,6 +62,7 @@ def checklist_message(incident: Incident, found: Checklist, now: datetime) -> Me
         blocks.append(ActionsBlock(block_id=value.encode(), elements=[element]))
     for task in tasks:
         owner = task.state.owner
+        ticket = task.state.ticket
         picker = UserSelectElement(
             action_id=actions.CHECKLIST_OWNER,
             placeholder=PlainTextObject(text="Choose an owner"),
@@ -65,12 +74,27 @@ def checklist_message(incident: Incident, found: Checklist, now: datetime) -> Me
                 text=MarkdownTextObject(
                     text=f"{escape(truncate(task.text, 200))}: "
                     + (mention(owner) if owner else "_no owner_")
+                    + (f" · {ticket_link(ticket)}" if ticket else "")
                 ),
                 accessory=picker,
             )
         )
+        if not ticket:
+            button = ButtonElement(
+                text="Create ticket",
+                action_id=actions.CHECKLIST_TICKET,
+                value=ButtonValue(incident.id, step=task.key).encode(),
+            )
+            blocks.append(ActionsBlock(block_id=f"ticket.{task.key}", elements=[button]))
     blocks.append(context(f"{escape(incident.id)} post-incident checklist"))
     return Message(text=f"{incident.id}: {found.title}", blocks=fit(blocks, "items"))
+
+
+def ticket_link(url: str) -> str:
+    """A follow-up ticket's link, as a link when it is a plain https URL."""
+    if url.startswith(("https://", "http://")) and not any(c in url for c in "<>| \n"):
+        return f"<{url.replace('&', '&amp;')}|ticket>"
+    return f"ticket {escape(url)}"
 
 
 def _option(task: checklist.Task) -> Option:
@@ -96,6 +120,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     """Their own listeners: unlike other buttons these work once the incident is resolved."""
     app.action(actions.CHECKLIST)(_listener(ctx, "checklist", _checked))
     app.action(actions.CHECKLIST_OWNER)(_listener(ctx, "checklist owner", _owned))
+    app.action(actions.CHECKLIST_TICKET)(_listener(ctx, "ticket", _ticket))
 
 
 def _listener(ctx: SlackContext, what: str, handler: Handler) -> Callable[..., Awaitable[None]]:
@@ -167,3 +192,33 @@ async def _refresh(
     ts = incident.links.get(LINK + found.id) or str(clicked)
     if ts:
         await ctx.rooms.update(incident, ts, checklist_message(incident, found, ctx.engine.clock()))
+
+
+async def _ticket(ctx: SlackContext, body: dict[str, Any], actor: Actor) -> None:
+    """File the item in the tracker once; a failure is one line in the room; the button stays."""
+    action = (body.get("actions") or [{}])[0]
+    value = ButtonValue.decode(action.get("value"))
+    incident = await ctx.engine.get(value.incident)
+    require_its_room(incident, _channel(body), "checklists")
+    found, text = checklist.find(ctx.engine.playbook_for(incident), value.step)
+    link = await _room_link(ctx, incident)
+    try:
+        incident = await tickets.file_ticket(ctx.engine, incident, value.step, actor, link)
+    except IntegrationError as exc:
+        line = f":warning: no ticket for '{truncate(text, 80)}': {str(exc).splitlines()[0]}"
+        await ctx.rooms.post(incident, text_message(line))
+        return
+    await _refresh(ctx, incident, found, body)
+
+
+async def _room_link(ctx: SlackContext, incident: Incident) -> str:
+    """The room's headline permalink, or the incident and channel id when Slack gives none."""
+    channel, headline = incident.links.get(CHANNEL, ""), incident.links.get(HEADLINE, "")
+    if channel and headline:
+        try:
+            answer = await ctx.rooms.client.chat_getPermalink(channel=channel, message_ts=headline)
+            if answer.get("permalink"):
+                return str(answer["permalink"])
+        except SlackApiError as exc:
+            log.info("no permalink for %s: %s", incident.id, api_error(exc))
+    return f"{incident.id} (Slack channel {channel})" if channel else incident.id
