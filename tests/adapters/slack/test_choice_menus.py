@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from bot.adapters.slack import actions
 from bot.adapters.slack.actions import ButtonValue
 from tests.adapters.slack.conftest import ALICE, BOB, SlackBot
 from tests.adapters.slack.test_flow import _open, _told, _until
-from tests.adapters.slack.test_rollback_menu import _approval_when
+from tests.adapters.slack.test_rollback_menu import _approval_when, approve_button
 
 
 def _deployment(bot: SlackBot, where: Path) -> Any:
@@ -59,10 +58,7 @@ async def test_a_replica_count_picked_from_the_menu_is_scaled_to(
     assert incident.approvals["A1"].state == "denied", "the first request is replaced"
     assert _deployment(bot, tmp_path).spec.replicas == 3, "nothing changes before approval"
 
-    approve = [
-        b for b in bot.buttons(channel, actions.APPROVE) if json.loads(b["value"])["a"] == "A2"
-    ][-1]
-    assert await bot.click(approve, user=BOB) == 200
+    assert await bot.click(await approve_button(bot, channel, "A2"), user=BOB) == 200
     await _until(lambda: _deployment(bot, tmp_path).spec.replicas == 6, "the scale to 6")
     done = await _approval_when(bot, "A2", lambda a: a.state not in ("approved", "applying"))
     assert done.state == "applied"

@@ -53,6 +53,17 @@ async def _approval_when(
     raise AssertionError(f"approval {approval_id} did not settle")
 
 
+async def approve_button(bot: SlackBot, channel: str, approval_id: str) -> dict[str, Any]:
+    """The approval's Approve button, once posted: the approval is stored before its message."""
+
+    def posted() -> list[dict[str, Any]]:
+        buttons = bot.buttons(channel, actions.APPROVE)
+        return [b for b in buttons if json.loads(b["value"])["a"] == approval_id]
+
+    await _until(posted, f"the Approve button of {approval_id}")
+    return posted()[-1]
+
+
 async def test_a_revision_picked_from_the_menu_replaces_the_request(
     slack_bot: SlackBot, tmp_path: Path
 ) -> None:
@@ -69,13 +80,7 @@ async def test_a_revision_picked_from_the_menu_replaces_the_request(
     assert incident.approvals["A1"].state == "denied", "the first request is replaced"
     assert _image(bot, tmp_path) == "ecap/api:2.5.0", "nothing changes before approval"
 
-    def approve_buttons() -> list[dict[str, Any]]:
-        buttons = bot.buttons(channel, actions.APPROVE)
-        return [b for b in buttons if json.loads(b["value"])["a"] == "A2"]
-
-    # The approval is stored before its message is posted; click only once the button is there.
-    await _until(approve_buttons, "the new request's Approve button")
-    assert await bot.click(approve_buttons()[-1], user=BOB) == 200
+    assert await bot.click(await approve_button(bot, channel, "A2"), user=BOB) == 200
     await _until(lambda: _image(bot, tmp_path) == "ecap/api:2.3.9", "the rollback to revision 1")
     done = await _approval_when(bot, "A2", lambda a: a.state not in ("approved", "applying"))
     assert done.state == "applied"
