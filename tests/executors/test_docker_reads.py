@@ -71,9 +71,13 @@ def containers(docker_engine: DockerEngine) -> Iterator[dict[str, str]]:
             'echo "  File app.py, line 3"; echo "ConnectionError: database refused" >&2; exit 3',
         ],
     )
+    # The kernel kills dd; the shell outlives it by a moment and exits with its status (137).
+    # A container that ends within milliseconds of the kill can lose the engine's OOM event on
+    # cgroup v2 (its cgroup is gone before the event is read; hashicorp/nomad#13119), leaving
+    # exit 137 with OOMKilled false.
     engine.run(
         "oom",
-        ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+        ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1; code=$?; sleep 2; exit $code"],
         mem_limit="8m",
         memswap_limit="8m",
     )

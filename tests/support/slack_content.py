@@ -228,6 +228,7 @@ class ContentMethods:
             if upload is None or upload.content is None:
                 raise SlackError("file_not_found")
             upload.title = entry.get("title") or upload.filename
+            upload.shared = True
             shared.append(
                 {
                     "id": upload.id,

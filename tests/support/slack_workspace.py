@@ -88,6 +88,8 @@ class Upload:
     channel: str | None = None
     thread_ts: str | None = None
     initial_comment: str | None = None
+    # Set by files.completeUploadExternal: the bytes arrived and the file is shared.
+    shared: bool = False
 
 
 def json_field(params: Params, name: str) -> Any:

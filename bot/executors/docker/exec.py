@@ -47,7 +47,10 @@ async def read_exec(
         ) from None
     finally:
         # The engine cannot kill an exec; closing the stream at least frees the reader thread.
+        # Its close() shuts the socket down only while the response is open, and never closes
+        # the response's file over the socket, which keeps the socket's descriptor alive.
         stream.close()
+        stream._response.close()
 
     def exit_code(engine: docker.DockerClient) -> int:
         code = engine.api.exec_inspect(exec_id).get("ExitCode")

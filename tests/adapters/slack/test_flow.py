@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.adapters.slack import actions
 from tests.adapters.slack.conftest import ALICE, BOB, CAROL, SlackBot
+from tests.support.slack_workspace import Upload
 
 
 async def _open(bot: SlackBot) -> str:
@@ -20,12 +22,31 @@ async def _open(bot: SlackBot) -> str:
     return channel
 
 
-async def _until(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
+async def _until(
+    condition: Callable[[], object | Awaitable[object]], what: str, timeout: float = 20.0
+) -> None:
+    """Polls `condition` (plain or async) until it holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not condition():
+    while not await _holds(condition):
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+async def _holds(condition: Callable[[], object | Awaitable[object]]) -> bool:
+    result = condition()
+    return bool(await result if inspect.isawaitable(result) else result)
+
+
+def _shared(bot: SlackBot, filename: str) -> Upload | None:
+    """The upload named `filename` once its bytes are sent and it is shared, else None.
+
+    files.getUploadURLExternal announces a file before its bytes are POSTed and
+    files.completeUploadExternal shares it; waiting on the announcement alone reads no content."""
+    return next(
+        (u for u in bot.api.uploads if u.filename == filename and u.shared),
+        None,
+    )
 
 
 def _told(bot: SlackBot, words: str) -> bool:
@@ -112,7 +133,7 @@ async def test_diagnose_fix_approve_status_resolve(slack_bot: SlackBot) -> None:
         "r": {actions.RESOLVE_RESOLUTION: {"type": "plain_text_input", "value": "rolled back"}},
     }
     assert await bot.submit(actions.RESOLVE_VIEW, "INC-0001", values) == 200
-    await _until(lambda: bot.api.uploads, "the post-incident document")
+    await _until(lambda: _shared(bot, "post-incident-INC-0001.md"), "the post-incident document")
     assert (await bot.engine.get("INC-0001")).status == "resolved"
     summary = bot.texts(channel)
     assert "Time to mitigate" in summary and "requested by" in summary and "approved by" in summary

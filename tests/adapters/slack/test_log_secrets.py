@@ -12,6 +12,7 @@ import pytest
 from bot.adapters.slack import actions
 from bot.drills.kubernetes import Sandbox
 from tests.adapters.slack.conftest import SlackBot
+from tests.adapters.slack.test_flow import _shared
 
 # The gateway's crash log gains lines holding these; each must be masked whole everywhere.
 LOG_SECRETS = {
@@ -78,7 +79,7 @@ async def test_log_secrets_stay_masked_end_to_end(
     }
     assert await bot.submit(actions.RESOLVE_VIEW, "INC-0001", values) == 200
     await _until(
-        lambda: any(u.filename == "post-incident-INC-0001.md" for u in bot.api.uploads),
+        lambda: _shared(bot, "post-incident-INC-0001.md"),
         "the post-incident document",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,6 +27,13 @@ CONTENT_TYPES = ["application/json", "text/html"]
 def _ctx(bot: SlackBot) -> SlackContext:
     assert bot.ctx is not None
     return bot.ctx
+
+
+def _room_pending_cleared(bot: SlackBot) -> Callable[[], Awaitable[bool]]:
+    async def cleared() -> bool:
+        return not (await bot.engine.get("INC-0001")).links.get(ROOM_PENDING)
+
+    return cleared
 
 
 def _said_keyerror(bot: SlackBot) -> bool:
@@ -63,6 +71,8 @@ async def test_a_failed_room_is_pending_every_touch_says_so_and_retries(
     room = bot.api.channel_named("inc-0001-api-down-ecap-api")
     assert room is not None
     await _until(lambda: "Run diagnostics" in bot.texts(room.id), "the first stage")
+    # The stage is shown before the mark is cleared (room_repair._make); wait for the clearing.
+    await _until(_room_pending_cleared(bot), "the room pending mark cleared")
     incident = await bot.engine.get("INC-0001")
     assert incident.links[CHANNEL] == room.id and not incident.links.get(ROOM_PENDING)
     assert ALICE in room.members and bot.api.pins(room.id)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from bot.adapters.slack import actions
 from tests.adapters.slack.conftest import SlackBot
+from tests.adapters.slack.test_flow import _shared
 
 TYPED_PASSWORD = "Hunter2TypedInAnUpdate"
 TYPED_TOKEN = "ghp_TyPeDiNtOaRoOtCaUsE0123456789abcdefg"
@@ -66,7 +67,7 @@ async def test_typed_secrets_reach_no_record_post_or_document(slack_bot: SlackBo
         },
     }
     assert await bot.submit(actions.RESOLVE_VIEW, "INC-0001", values) == 200
-    await _until(lambda: bot.api.uploads, "the post-incident document")
+    await _until(lambda: _shared(bot, "post-incident-INC-0001.md"), "the post-incident document")
 
     incident = await bot.engine.get("INC-0001")
     assert incident.status == "resolved"
