@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 from apscheduler.jobstores.base import JobLookupError
@@ -24,7 +24,7 @@ from bot.engine.metric_watch import MetricWatch
 from bot.engine.notifier import Notifier
 from bot.engine.recovery import unfinished
 from bot.engine.timers import Timer, armed_timers
-from bot.errors import BotError, InvalidRequest
+from bot.errors import BotError, InvalidRequest, StoreError
 from bot.logs import working_on
 from bot.metrics import TIMER_LATENESS
 from bot.playbooks.models import Playbook
@@ -41,6 +41,10 @@ _EARLY = timedelta(milliseconds=500)
 _STOP_WAIT_S = 10.0
 # Firings due together wait their turn rather than exhaust the store's connections.
 _CONCURRENT_FIRINGS = 16
+# A firing whose write went unconfirmed is looked for this many times, retry_delay apart: long
+# enough to outlast a Sentinel failover.
+_SETTLE_TRIES = 30
+_FIRING_EVENTS = ("escalation-due", "commander-prompt", "status-reminder")
 
 
 class Scheduler:
@@ -260,18 +264,63 @@ class Scheduler:
         # recheck) need not wait out its expiry.
         async with renewed(self.engine.store, claim, self.owner, CLAIM_TTL_S):
             try:
-                incident, timer = await self.engine.fire_timer(incident_id, key, late)
+                incident, timer = await self.engine.fire_timer(incident_id, key, late, fired_at)
             except InvalidRequest:
                 return  # resolved, or recorded by a replica whose claim had expired
+            except StoreError as exc:
+                # Saved on the primary but unconfirmed by its replica, or the reply cut off by a
+                # failover: the record may or may not hold this firing. Only this process can
+                # tell its own firing (by its time) from another's, so it alone settles it.
+                log.warning("firing %s of %s unsettled: %s", key, incident_id, exc)
+                self._settle_later(incident_id, timer, fired_at, late, _SETTLE_TRIES)
+                return
             # A hair early (see _EARLY) is on time.
             TIMER_LATENESS.observe(max(0.0, (fired_at - timer.due).total_seconds()))
-            if timer.level is not None:
-                contacts = self.engine.config.contact(timer.level.level, timer.level.title)
-                await self.notifier.escalation_due(incident, timer.level, contacts, late)
-            elif timer.kind == "commander":
-                await self.notifier.commander_needed(incident, late)
+            await self._notify(incident, timer, late)
+
+    async def _notify(self, incident: Incident, timer: Timer, late: bool) -> None:
+        if timer.level is not None:
+            contacts = self.engine.config.contact(timer.level.level, timer.level.title)
+            await self.notifier.escalation_due(incident, timer.level, contacts, late)
+        elif timer.kind == "commander":
+            await self.notifier.commander_needed(incident, late)
+        else:
+            await self.notifier.status_reminder(incident, late)
+
+    def _settle_later(
+        self, incident_id: str, timer: Timer, at: datetime, late: bool, tries: int
+    ) -> None:
+        self._scheduler.add_job(
+            self._settle,
+            "date",
+            run_date=self.engine.clock() + timedelta(seconds=self.retry_delay),
+            args=[incident_id, timer, at, late, tries],
+            id=f"{incident_id}|{timer.key}|settle",
+            replace_existing=True,
+        )
+
+    async def _settle(
+        self, incident_id: str, timer: Timer, at: datetime, late: bool, tries: int
+    ) -> None:
+        """Post a firing whose write was not confirmed if the record holds it after all, or
+        arm it afresh if it does not (never written, or lost with a failed primary)."""
+        working_on(incident_id)
+        try:
+            incident = await self.engine.get(incident_id)
+        except BotError as exc:
+            if tries > 1:
+                self._settle_later(incident_id, timer, at, late, tries - 1)
             else:
-                await self.notifier.status_reminder(incident, late)
+                log.error("firing %s of %s not settled: %s", timer.key, incident_id, exc)
+            return
+        if not _fired_at(incident, timer.key, at):
+            # Its compare-and-set decides afresh who fires it, so it is never posted twice.
+            self.rearm(incident)
+            return
+        try:
+            await self._notify(incident, timer, late)
+        except Exception as exc:
+            log.error("timer %s of %s failed: %s", timer.key, incident_id, exc)
 
     def _recheck_later(self, incident_id: str) -> None:
         self._scheduler.add_job(
@@ -294,6 +343,13 @@ class Scheduler:
 
 def _pending(incident: Incident, playbook: Playbook, key: str) -> Timer | None:
     return next((t for t in armed_timers(incident, playbook) if t.key == key), None)
+
+
+def _fired_at(incident: Incident, key: str, at: datetime) -> bool:
+    """Whether the record holds the firing of `key` made at `at`: that one, not another's."""
+    if key not in incident.timers.fired:
+        return False
+    return any(e.at == at and e.event in _FIRING_EVENTS for e in incident.timeline)
 
 
 def _claim(incident_id: str, key: str) -> str:
