@@ -41,8 +41,8 @@ _EARLY = timedelta(milliseconds=500)
 _STOP_WAIT_S = 10.0
 # Firings due together wait their turn rather than exhaust the store's connections.
 _CONCURRENT_FIRINGS = 16
-# A firing whose write went unconfirmed is looked for this many times, retry_delay apart: long
-# enough to outlast a Sentinel failover.
+# A firing whose write went unconfirmed is looked for (and a failed one rechecked) this many
+# times, retry_delay apart: long enough to outlast a Sentinel failover.
 _SETTLE_TRIES = 30
 _FIRING_EVENTS = ("escalation-due", "commander-prompt", "status-reminder")
 
@@ -322,21 +322,24 @@ class Scheduler:
         except Exception as exc:
             log.error("timer %s of %s failed: %s", timer.key, incident_id, exc)
 
-    def _recheck_later(self, incident_id: str) -> None:
+    def _recheck_later(self, incident_id: str, tries: int = _SETTLE_TRIES) -> None:
         self._scheduler.add_job(
             self._recheck,
             "date",
             run_date=self.engine.clock() + timedelta(seconds=self.retry_delay),
-            args=[incident_id],
+            args=[incident_id, tries],
             id=f"{incident_id}|recheck",
             replace_existing=True,
         )
 
-    async def _recheck(self, incident_id: str) -> None:
+    async def _recheck(self, incident_id: str, tries: int) -> None:
         try:
             incident = await self.engine.get(incident_id)
         except BotError as exc:
             log.warning("timers of %s not rechecked: %s", incident_id, exc)
+            # The store is failing over: look again soon rather than at the next sync.
+            if tries > 1:
+                self._recheck_later(incident_id, tries - 1)
             return
         self.rearm(incident)
 
