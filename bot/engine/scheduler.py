@@ -306,16 +306,23 @@ class Scheduler:
         arm it afresh if it does not (never written, or lost with a failed primary)."""
         working_on(incident_id)
         try:
-            incident = await self.engine.get(incident_id)
+            record = await self.engine.store.load(incident_id)
+            if record is None:
+                return
+            incident = Incident.model_validate_json(record.body)
+            if not _fired_at(incident, timer.key, at):
+                # Its compare-and-set decides afresh who fires it, so it is never posted twice.
+                self.rearm(incident)
+                return
+            # What was read may itself be unconfirmed (a stale node, a replica resyncing): write
+            # it back as read, and act only once a replica confirms it, or another's firing
+            # could replace it and both be posted.
+            await self.engine.store.replace(record)
         except BotError as exc:
             if tries > 1:
                 self._settle_later(incident_id, timer, at, late, tries - 1)
             else:
                 log.error("firing %s of %s not settled: %s", timer.key, incident_id, exc)
-            return
-        if not _fired_at(incident, timer.key, at):
-            # Its compare-and-set decides afresh who fires it, so it is never posted twice.
-            self.rearm(incident)
             return
         try:
             await self._notify(incident, timer, late)
