@@ -137,15 +137,12 @@ class EscalationFlow(EngineCore):
 
         return (await self._mutate(incident_id, change, BOT))[0]
 
-    async def fire_timer(
-        self, incident_id: str, key: str, late: bool, at: datetime | None = None
-    ) -> tuple[Incident, Timer]:
-        """Record that a due timer fired (on the timeline at `at`, default now); InvalidRequest
-        if it is no longer due or fired."""
+    async def fire_timer(self, incident_id: str, key: str, late: bool) -> tuple[Incident, Timer]:
+        """Record that a due timer fired; InvalidRequest if it is no longer due or fired."""
 
         def change(incident: Incident) -> Timer:
             self._require_open(incident)
-            now = at or self.clock()
+            now = self.clock()
             playbook = self.playbook_for(incident)
             timer = next((t for t in armed_timers(incident, playbook) if t.key == key), None)
             if timer is None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from types import TracebackType
 
 from apscheduler.jobstores.base import JobLookupError
@@ -24,7 +24,7 @@ from bot.engine.metric_watch import MetricWatch
 from bot.engine.notifier import Notifier
 from bot.engine.recovery import unfinished
 from bot.engine.timers import Timer, armed_timers
-from bot.errors import BotError, InvalidRequest, StoreError
+from bot.errors import BotError, InvalidRequest
 from bot.logs import working_on
 from bot.metrics import TIMER_LATENESS
 from bot.playbooks.models import Playbook
@@ -41,10 +41,9 @@ _EARLY = timedelta(milliseconds=500)
 _STOP_WAIT_S = 10.0
 # Firings due together wait their turn rather than exhaust the store's connections.
 _CONCURRENT_FIRINGS = 16
-# A firing whose write went unconfirmed is looked for (and a failed one rechecked) this many
-# times, retry_delay apart: long enough to outlast a Sentinel failover.
-_SETTLE_TRIES = 30
-_FIRING_EVENTS = ("escalation-due", "commander-prompt", "status-reminder")
+# A failed firing is rechecked this many times, retry_delay apart, while the store does not
+# answer: long enough to outlast a Sentinel failover.
+_RECHECK_TRIES = 30
 
 
 class Scheduler:
@@ -264,72 +263,20 @@ class Scheduler:
         # recheck) need not wait out its expiry.
         async with renewed(self.engine.store, claim, self.owner, CLAIM_TTL_S):
             try:
-                incident, timer = await self.engine.fire_timer(incident_id, key, late, fired_at)
+                incident, timer = await self.engine.fire_timer(incident_id, key, late)
             except InvalidRequest:
                 return  # resolved, or recorded by a replica whose claim had expired
-            except StoreError as exc:
-                # Saved on the primary but unconfirmed by its replica, or the reply cut off by a
-                # failover: the record may or may not hold this firing. Only this process can
-                # tell its own firing (by its time) from another's, so it alone settles it.
-                log.warning("firing %s of %s unsettled: %s", key, incident_id, exc)
-                self._settle_later(incident_id, timer, fired_at, late, _SETTLE_TRIES)
-                return
             # A hair early (see _EARLY) is on time.
             TIMER_LATENESS.observe(max(0.0, (fired_at - timer.due).total_seconds()))
-            await self._notify(incident, timer, late)
-
-    async def _notify(self, incident: Incident, timer: Timer, late: bool) -> None:
-        if timer.level is not None:
-            contacts = self.engine.config.contact(timer.level.level, timer.level.title)
-            await self.notifier.escalation_due(incident, timer.level, contacts, late)
-        elif timer.kind == "commander":
-            await self.notifier.commander_needed(incident, late)
-        else:
-            await self.notifier.status_reminder(incident, late)
-
-    def _settle_later(
-        self, incident_id: str, timer: Timer, at: datetime, late: bool, tries: int
-    ) -> None:
-        self._scheduler.add_job(
-            self._settle,
-            "date",
-            run_date=self.engine.clock() + timedelta(seconds=self.retry_delay),
-            args=[incident_id, timer, at, late, tries],
-            id=f"{incident_id}|{timer.key}|settle",
-            replace_existing=True,
-        )
-
-    async def _settle(
-        self, incident_id: str, timer: Timer, at: datetime, late: bool, tries: int
-    ) -> None:
-        """Post a firing whose write was not confirmed if the record holds it after all, or
-        arm it afresh if it does not (never written, or lost with a failed primary)."""
-        working_on(incident_id)
-        try:
-            record = await self.engine.store.load(incident_id)
-            if record is None:
-                return
-            incident = Incident.model_validate_json(record.body)
-            if not _fired_at(incident, timer.key, at):
-                # Its compare-and-set decides afresh who fires it, so it is never posted twice.
-                self.rearm(incident)
-                return
-            # What was read may itself be unconfirmed (a stale node, a replica resyncing): write
-            # it back as read, and act only once a replica confirms it, or another's firing
-            # could replace it and both be posted.
-            await self.engine.store.replace(record)
-        except BotError as exc:
-            if tries > 1:
-                self._settle_later(incident_id, timer, at, late, tries - 1)
+            if timer.level is not None:
+                contacts = self.engine.config.contact(timer.level.level, timer.level.title)
+                await self.notifier.escalation_due(incident, timer.level, contacts, late)
+            elif timer.kind == "commander":
+                await self.notifier.commander_needed(incident, late)
             else:
-                log.error("firing %s of %s not settled: %s", timer.key, incident_id, exc)
-            return
-        try:
-            await self._notify(incident, timer, late)
-        except Exception as exc:
-            log.error("timer %s of %s failed: %s", timer.key, incident_id, exc)
+                await self.notifier.status_reminder(incident, late)
 
-    def _recheck_later(self, incident_id: str, tries: int = _SETTLE_TRIES) -> None:
+    def _recheck_later(self, incident_id: str, tries: int = _RECHECK_TRIES) -> None:
         self._scheduler.add_job(
             self._recheck,
             "date",
@@ -353,13 +300,6 @@ class Scheduler:
 
 def _pending(incident: Incident, playbook: Playbook, key: str) -> Timer | None:
     return next((t for t in armed_timers(incident, playbook) if t.key == key), None)
-
-
-def _fired_at(incident: Incident, key: str, at: datetime) -> bool:
-    """Whether the record holds the firing of `key` made at `at`: that one, not another's."""
-    if key not in incident.timers.fired:
-        return False
-    return any(e.at == at and e.event in _FIRING_EVENTS for e in incident.timeline)
 
 
 def _claim(incident_id: str, key: str) -> str:

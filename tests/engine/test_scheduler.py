@@ -502,58 +502,7 @@ async def test_two_processes_fire_each_nudge_exactly_once(bench: Bench) -> None:
         ) == [1, 2]
 
 
-# --- a firing's write cut off by a failover -----------------------------------------------
-
-
-class CutFiring:
-    """The store, except the first write firing `key`: saved and then reported unconfirmed (as
-    when the replica's WAIT times out), or lost (as when the primary dies before replicating)."""
-
-    def __init__(self, store: Store, key: str, *, saved: bool) -> None:
-        self.store, self.key, self.saved, self.cut = store, key, saved, False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
-
-    async def replace(self, record: Any) -> Any:
-        fired = json.loads(record.body)["timers"]["fired"]
-        if self.cut or self.key not in fired:
-            return await self.store.replace(record)
-        self.cut = True
-        if self.saved:
-            await self.store.replace(record)
-        raise StoreError("redis store: saved on the primary, but not confirmed by 1 replica(s)")
-
-
-@pytest.mark.parametrize("saved", [True, False], ids=["saved-unconfirmed", "lost"])
-async def test_a_firing_cut_by_a_failover_is_posted_exactly_once(bench: Bench, saved: bool) -> None:
-    engine, recorder = bench.engine(), Recorder()
-    other_engine, other = bench.engine(), Recorder()
-    incident = await engine.open("fast", "api", LEAD)
-    cut = CutFiring(engine.store, "escalation-1", saved=saved)
-    engine.store = cut
-    first = Scheduler(engine, recorder, owner="cut", retry_delay=0.2)
-    bench.schedulers.append(first)
-    await first.start()
-    await eventually(lambda: cut.cut)
-    # A second replica is armed too: whoever posts level 1, it is posted once.
-    second = Scheduler(other_engine, other, owner="other", retry_delay=0.2)
-    bench.schedulers.append(second)
-    await second.start()
-
-    def told() -> list[int]:
-        return [n.level or 0 for n in recorder.nudges + other.nudges if n.kind == "escalation"]
-
-    await eventually(lambda: sorted(told()) == [1, 2])
-    await asyncio.sleep(1.0)
-    assert sorted(told()) == [1, 2]
-    if saved:
-        # Saved but unconfirmed: the record holds it, so only its writer can post it.
-        assert 1 in [n.level for n in recorder.of(incident.id, "escalation")]
-        assert 1 not in [n.level for n in other.of(incident.id, "escalation")]
-    stored = await other_engine.get(incident.id)
-    assert stored.timers.fired.count("escalation-1") == 1
-    assert len([e for e in stored.timeline if e.event == "escalation-due"]) == 2
+# --- a store failing over -----------------------------------------------------------------
 
 
 class Unanswering:
