@@ -41,6 +41,9 @@ _EARLY = timedelta(milliseconds=500)
 _STOP_WAIT_S = 10.0
 # Firings due together wait their turn rather than exhaust the store's connections.
 _CONCURRENT_FIRINGS = 16
+# A failed firing is rechecked this many times, retry_delay apart, while the store does not
+# answer: long enough to outlast a Sentinel failover.
+_RECHECK_TRIES = 30
 
 
 class Scheduler:
@@ -273,21 +276,24 @@ class Scheduler:
             else:
                 await self.notifier.status_reminder(incident, late)
 
-    def _recheck_later(self, incident_id: str) -> None:
+    def _recheck_later(self, incident_id: str, tries: int = _RECHECK_TRIES) -> None:
         self._scheduler.add_job(
             self._recheck,
             "date",
             run_date=self.engine.clock() + timedelta(seconds=self.retry_delay),
-            args=[incident_id],
+            args=[incident_id, tries],
             id=f"{incident_id}|recheck",
             replace_existing=True,
         )
 
-    async def _recheck(self, incident_id: str) -> None:
+    async def _recheck(self, incident_id: str, tries: int) -> None:
         try:
             incident = await self.engine.get(incident_id)
         except BotError as exc:
             log.warning("timers of %s not rechecked: %s", incident_id, exc)
+            # The store is failing over: look again soon rather than at the next sync.
+            if tries > 1:
+                self._recheck_later(incident_id, tries - 1)
             return
         self.rearm(incident)
 

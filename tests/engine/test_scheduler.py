@@ -23,7 +23,7 @@ from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
 from bot.engine.recovery import Interruption
 from bot.engine.scheduler import CLAIM_TTL_S, Scheduler, _claim
-from bot.errors import BotError
+from bot.errors import BotError, StoreError
 from bot.executors.registry import ExecutorRegistry
 from bot.playbooks.loader import load_playbooks
 from bot.playbooks.models import EscalationLevel
@@ -500,3 +500,41 @@ async def test_two_processes_fire_each_nudge_exactly_once(bench: Bench) -> None:
             for line in lines
             if line.get("incident") == incident.id and "level" in line
         ) == [1, 2]
+
+
+# --- a store failing over -----------------------------------------------------------------
+
+
+class Unanswering:
+    """The store, answering nothing while `down` (no primary yet: Sentinel is promoting)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.down = store, False
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.store, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise StoreError("redis store: No master found for 'runbook'")
+            return await method(*args, **kwargs)
+
+        return call
+
+
+async def test_a_nudge_due_while_the_store_has_no_primary_fires_soon_after(bench: Bench) -> None:
+    engine, recorder = bench.engine(), Recorder()
+    incident = await engine.open("fast", "api", LEAD)
+    store = Unanswering(engine.store)
+    engine.store = store
+    # The sync is far off: only the recheck retrying through the outage can fire it in time.
+    scheduler = Scheduler(engine, recorder, owner="through", sync_interval=600.0, retry_delay=0.2)
+    bench.schedulers.append(scheduler)
+    await scheduler.start()
+    store.down = True
+    await asyncio.sleep(2.5)  # both levels fall due (1 s, 2 s) and fail, and their rechecks
+    assert recorder.of(incident.id, "escalation") == []
+    store.down = False
+    await eventually(lambda: len(recorder.of(incident.id, "escalation")) == 2)
+    await asyncio.sleep(0.5)
+    assert sorted(n.level or 0 for n in recorder.of(incident.id, "escalation")) == [1, 2]

@@ -14,15 +14,20 @@ from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rooms import CHANNEL, ORIGIN, ROOM_PENDING, STAGE, Rooms
 from bot.engine.incident import Incident
-from bot.errors import InvalidRequest
+from bot.engine.lease import renewed
+from bot.errors import BotError, InvalidRequest, StoreError
 
 log = logging.getLogger(__name__)
 
 # Marks a room being made right now (a retry waits its turn), rather than a failure.
 OPENING = "being opened"
-# Outlives any one attempt at making a room; frees it if the process dies in the middle.
-CLAIM_SECONDS = 120.0
+# Renewed while an attempt makes the room; frees it this soon if the process dies or the store
+# fails over in the middle (the claim may not survive the promotion, or its release not arrive).
+CLAIM_SECONDS = 10.0
 REPAIR_EVERY_S = 60.0
+# A room left pending (a store failover, Slack refusing) is retried after this, then twice as
+# long each time up to REPAIR_EVERY_S: its held nudges are due now.
+RETRY_FIRST_S = 1.0
 # A click on a room being made right now waits this long for it (after its ack).
 WAIT_FOR_OPENING_S = 5.0
 
@@ -59,25 +64,47 @@ async def ensure_room(rooms: Rooms, incident: Incident) -> Incident:
     return await _make(rooms, incident, incident.opened_by)
 
 
-async def repair_all(rooms: Rooms) -> None:
-    """Retry every open incident whose room is pending (the periodic repair)."""
+async def repair_all(rooms: Rooms) -> bool:
+    """Retry every open incident whose room is pending (the periodic repair), and post the
+    nudges this process holds for rooms made since (by it or another replica); whether every
+    room is made and every held nudge posted."""
+    settled = True
     for incident in await rooms.engine.list_incidents("open"):
         if pending(incident):
-            with suppress(RoomPending):
+            try:
                 await ensure_room(rooms, incident)
+            except RoomPending:
+                settled = False
+    for incident_id in list(rooms.held):
+        incident = await rooms.engine.get(incident_id)
+        if pending(incident) or CHANNEL not in incident.links:
+            settled = False
+            continue
+        await _post_held(rooms, incident)
+    return settled
 
 
 @asynccontextmanager
 async def repairing(rooms: Rooms, every_s: float = REPAIR_EVERY_S) -> AsyncIterator[None]:
-    """Runs repair_all every `every_s` seconds while the block runs."""
+    """Runs repair_all every `every_s` seconds while the block runs, and soon after a nudge is
+    held or a repair leaves a room pending (backing off to `every_s`)."""
 
     async def loop() -> None:
+        backoff = 0.0
         while True:
-            await asyncio.sleep(every_s)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(rooms.repair_soon.wait(), backoff or every_s)
+            if rooms.repair_soon.is_set():
+                # Just held: the attempt that held it failed a moment ago, so not at once.
+                rooms.repair_soon.clear()
+                backoff = RETRY_FIRST_S
+                await asyncio.sleep(backoff)
             try:
-                await repair_all(rooms)
+                settled = await repair_all(rooms)
             except Exception as exc:
                 log.warning("repairing pending rooms failed: %s", failure(exc))
+                settled = False
+            backoff = 0.0 if settled else min(every_s, max(RETRY_FIRST_S, backoff * 2))
 
     task = asyncio.create_task(loop())
     try:
@@ -92,6 +119,7 @@ async def hold(ctx: SlackContext, incident: Incident, message: Message) -> None:
     """A nudge for a room-pending incident: shown in the incidents channel now (or logged), and
     posted in the room once it exists."""
     ctx.rooms.held.setdefault(incident.id, []).append(message)
+    ctx.rooms.repair_soon.set()
     note = f"{message.text} ({pending_note(incident)})"
     channel = ctx.config.channels.incidents
     if not channel:
@@ -108,19 +136,32 @@ async def _make(rooms: Rooms, incident: Incident, opener: str) -> Incident:
     # Across replicas and concurrent clicks only one attempt makes the room.
     if not await rooms.engine.store.claim(key, owner, CLAIM_SECONDS):
         return await _made_elsewhere(rooms, incident)
-    try:
-        incident = await rooms.open_room(incident, opener, incident.links.get(ORIGIN, ""))
-    except Exception as exc:
-        reason = failure(exc)
-        log.warning("the room of %s is pending: %s", incident.id, reason)
-        incident = await rooms.engine.set_links(incident.id, {ROOM_PENDING: reason})
-        raise RoomPending(pending_note(incident)) from None
-    finally:
-        await rooms.engine.store.release(key, owner)
+    async with renewed(rooms.engine.store, key, owner, CLAIM_SECONDS):
+        try:
+            incident = await rooms.open_room(incident, opener, incident.links.get(ORIGIN, ""))
+        except Exception as exc:
+            reason = failure(exc)
+            log.warning("the room of %s is pending: %s", incident.id, reason)
+            try:
+                incident = await rooms.engine.set_links(incident.id, {ROOM_PENDING: reason})
+            except BotError as store_exc:
+                # The store failed too: the mark stays as it was, pending all the same.
+                log.warning("the room of %s not marked: %s", incident.id, store_exc)
+            raise RoomPending(pending_note(incident)) from None
     incident = await rooms.engine.set_links(incident.id, {ROOM_PENDING: ""})
-    for message in rooms.held.pop(incident.id, []):
-        await rooms.post(incident, message)
+    await _post_held(rooms, incident)
     return incident
+
+
+async def _post_held(rooms: Rooms, incident: Incident) -> None:
+    """Post the nudges held for the incident's room, now made; any not posted stay held."""
+    messages = rooms.held.pop(incident.id, [])
+    for done, message in enumerate(messages):
+        try:
+            await rooms.post(incident, message)
+        except Exception:
+            rooms.held.setdefault(incident.id, [])[:0] = messages[done:]
+            raise
 
 
 async def room_or_hold(ctx: SlackContext, incident: Incident, message: Message) -> Incident | None:
@@ -129,6 +170,10 @@ async def room_or_hold(ctx: SlackContext, incident: Incident, message: Message) 
     try:
         return await ensure_room(ctx.rooms, incident)
     except RoomPending:
+        await hold(ctx, incident, message)
+    except StoreError as exc:
+        # The store failed over under the room's repair: the repair retries it in a moment.
+        log.warning("the room of %s not repaired: %s", incident.id, exc)
         await hold(ctx, incident, message)
     except InvalidRequest as exc:
         log.info("not posted (%s): %s", exc, message.text)

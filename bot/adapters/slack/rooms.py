@@ -50,6 +50,8 @@ class Rooms:
         self._pending_headlines: dict[str, asyncio.Task[None]] = {}
         # Nudges for incidents whose room is pending, posted there once it exists.
         self.held: dict[str, list[Message]] = {}
+        # Set when a nudge is held, so the repair comes soon rather than at its next round.
+        self.repair_soon = asyncio.Event()
 
     # --- opening ------------------------------------------------------------------------
 
