@@ -18,11 +18,11 @@ import tempfile
 import time
 from glob import glob
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
 from tests.support.redis_server import free_port
+from tests.support.started import Started
 
 # Generous: these only bound a hang on a loaded shared box, they are not performance checks.
 _START_TIMEOUT_S = 60.0
@@ -65,7 +65,7 @@ def _server_user() -> pwd.struct_passwd | None:
     pytest.skip("running as root and neither a `postgres` nor a `nobody` user exists")
 
 
-class PostgresServer:
+class PostgresServer(Started):
     """A PostgreSQL cluster with a password-authenticated role and a database it owns."""
 
     def __init__(self) -> None:
@@ -209,18 +209,6 @@ class PostgresServer:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
-
-    def __enter__(self) -> PostgresServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _listening(port: int) -> bool:

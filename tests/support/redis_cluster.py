@@ -6,15 +6,15 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 from tests.support.redis_sentinel import RedisProcess, redis_cli
 from tests.support.redis_server import free_port, require_redis_server
+from tests.support.started import Started
 
 _START_TIMEOUT_S = 60.0
 
 
-class RedisCluster:
+class RedisCluster(Started):
     """Three cluster-mode redis-servers sharing the 16384 slots; no replicas unless asked.
 
     `url` is the bot's `redis+cluster://` URL naming every node; `ports` lists them.
@@ -141,15 +141,3 @@ class RedisCluster:
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
-
-    def __enter__(self) -> RedisCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

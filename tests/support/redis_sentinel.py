@@ -9,11 +9,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
 from tests.support.redis_server import free_port, require_redis_server
+from tests.support.started import Started
 
 SERVICE = "runbook"
 # Short, so a test sees a failover in seconds; production keeps Sentinel's own defaults.
@@ -102,7 +102,7 @@ class RedisProcess:
             self.kill()
 
 
-class RedisSentinel:
+class RedisSentinel(Started):
     """A primary, one replica (or `replicas`) and three sentinels, on free loopback ports.
 
     `url` is the bot's `redis+sentinel://` URL; `kill_primary()` kill -9s the current primary
@@ -256,15 +256,3 @@ class RedisSentinel:
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
-
-    def __enter__(self) -> RedisSentinel:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

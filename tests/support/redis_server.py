@@ -9,9 +9,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 import pytest
+
+from tests.support.started import Started
 
 # Generous: this only bounds a hang on a loaded shared box, it is not a performance check.
 _START_TIMEOUT_S = 30.0
@@ -62,7 +63,7 @@ def _command(*parts: str) -> bytes:
     return out
 
 
-class RedisServer:
+class RedisServer(Started):
     """redis-server on a free port without persistence; start/stop or use as a context manager."""
 
     def __init__(self, password: str | None = None) -> None:
@@ -140,15 +141,3 @@ class RedisServer:
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
