@@ -131,7 +131,8 @@ async def test_open_at_a_severity_hand_roles_over_and_change_it_from_the_headlin
     channel = await open_room(bot, "api-down ecap-api --sev 2 the API answers 503")
     incident = await only_incident(bot.engine)
     assert incident.severity == "high"
-    assert "SEV2 high" in bot.texts("C0GENERAL")
+    # The incidents channel hears of it in its own call, after the room's.
+    await _until(lambda: "SEV2 high" in bot.texts("C0GENERAL"), "the announcement")
     assert incident.summary == "the API answers 503"
 
     assert (
@@ -154,7 +155,8 @@ async def test_open_at_a_severity_hand_roles_over_and_change_it_from_the_headlin
     menu = severity_option(bot.api, channel, "SEV1 critical")
     assert await bot.click(menu, user=BOB, option=menu["_o"]) == 200
     await _until(lambda: "changed the severity" in bot.texts(channel), "the severity change")
-    assert "severity from SEV2 high to *SEV1 critical*" in bot.texts("C0GENERAL")
+    changed = "severity from SEV2 high to *SEV1 critical*"
+    await _until(lambda: changed in bot.texts("C0GENERAL"), "the announcement of the change")
     await bot.api.wait_for("conversations.invite", lambda c: c.params.get("users") == CAROL)
     incident = await bot.engine.get(incident.id)
     assert incident.severity == "critical"
