@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.api_errors import api_error
+from bot.adapters.slack.api_errors import api_error, failure
 from bot.engine.incident import Actor
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,9 @@ class Identities:
             return cached[1]
         try:
             response = await self.client.users_info(user=user_id)
-        except SlackApiError as exc:
-            log.warning("cannot read user %s: %s", user_id, api_error(exc))
+        except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            # Not cached: the next ticket asks again.
+            log.warning("cannot read user %s: %s", user_id, failure(exc))
             return ""
         user = response.get("user") or {}
         profile = user.get("profile") or {}

@@ -292,7 +292,7 @@ async def test_the_ticket_names_the_owner_from_slack(
     # Bob's name is asked for once; Dan's failure is one line in the log.
     assert [c.params["user"] for c in bot.api.calls_to("users.info")] == [BOB, "U0DAN"]
     [line] = [r.getMessage() for r in caplog.records if "cannot read user" in r.getMessage()]
-    assert line == "cannot read user U0DAN: user_not_found"
+    assert line == "cannot read user U0DAN: Slack answered user_not_found"
 
 
 def _filed(tracker: TrackerStandIn, step: str) -> Callable[[], bool]:
