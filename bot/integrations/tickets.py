@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import re
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +24,12 @@ TIMEOUT_S = 10.0
 # longer than the tracker's timeout, short enough that a crashed replica's claim runs out.
 CLAIM_S = 60.0
 GITHUB_API_VERSION = "2022-11-28"
+# GitHub refuses a longer title.
+GITHUB_TITLE = 256
+# An @ before a name notifies that GitHub user or team; anyone can write checklist items.
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+# A zero-width space after the @ reads the same and mentions nobody.
+_UNMENTIONED = "@\u200b"
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,8 @@ class Followup:
     incident_link: str
     item: str
     owner: str
+    # The ticket's last line, searched for before filing: see `marker`.
+    marker: str
 
     def title(self) -> str:
         return redact(f"[{self.incident}] {' '.join(self.item.split())}")[:250]
@@ -41,6 +51,7 @@ class Followup:
             redact(f"Post-incident follow-up from {self.incident}: {self.item}"),
             f"Owner: {self.owner or 'unassigned'}",
             f"Incident: {self.incident_link or self.incident}",
+            self.marker,
         ]
 
 
@@ -53,43 +64,101 @@ class Ticket:
 
 
 class Tracker(Protocol):
+    async def find(self, followup: Followup) -> Ticket | None: ...
+
     async def create(self, followup: Followup) -> Ticket: ...
 
 
+def marker(incident: Incident, key: str) -> str:
+    """Names one item of one incident in its ticket: the incident's id alone repeats if the
+    store is ever started afresh, its opening time does not."""
+    return f"runbook-bot {incident.id} {key} {incident.opened_at:%Y%m%dT%H%M%SZ}"
+
+
+def unmention(text: str) -> str:
+    """The text with no @name GitHub would notify."""
+    return _MENTION.sub(_UNMENTIONED, text)
+
+
 class GitHubIssues:
-    """POST /repos/{owner}/{repo}/issues with a bearer token."""
+    """POST /repos/{owner}/{repo}/issues with a bearer token; GET /search/issues to find one."""
 
     def __init__(self, config: TicketsConfig, token: str, http: httpx.AsyncClient) -> None:
         self.config = config
-        self.token = token
         self.http = http
-
-    async def create(self, followup: Followup) -> Ticket:
-        body = {
-            "title": followup.title(),
-            "body": "\n\n".join(followup.lines()),
-            "labels": self.config.labels,
-        }
-        headers = {
-            "Authorization": f"Bearer {self.token}",
+        self.headers = {
+            "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": GITHUB_API_VERSION,
         }
+
+    async def find(self, followup: Followup) -> Ticket | None:
+        # The search index trails a new issue by seconds; a retry comes after the claim's minute.
+        query = f'"{followup.marker}" repo:{self.config.repo} is:issue in:body'
+        answer = await _call(
+            self.http.get(
+                f"{self.config.base_url}/search/issues",
+                params={"q": query, "per_page": "10"},
+                headers=self.headers,
+                timeout=TIMEOUT_S,
+            ),
+            "searching GitHub issues",
+        )
+        for issue in answer.get("items") or []:
+            # The search matches words; only the marker itself is this item's ticket.
+            if isinstance(issue, dict) and followup.marker in str(issue.get("body") or ""):
+                return _github_ticket(issue, "searching GitHub issues")
+        return None
+
+    async def create(self, followup: Followup) -> Ticket:
+        body = {
+            "title": unmention(followup.title())[:GITHUB_TITLE],
+            "body": unmention("\n\n".join(followup.lines())),
+            "labels": self.config.labels,
+        }
         url = f"{self.config.base_url}/repos/{self.config.repo}/issues"
-        answer = await _post(self.http, url, body, headers, "creating the GitHub issue")
-        number, link = answer.get("number"), answer.get("html_url")
-        if not isinstance(number, int) or not isinstance(link, str):
-            raise IntegrationError("creating the GitHub issue: no number or html_url in the answer")
-        return Ticket(f"#{number}", link)
+        answer = await _call(
+            self.http.post(url, json=body, headers=self.headers, timeout=TIMEOUT_S),
+            "creating the GitHub issue",
+        )
+        return _github_ticket(answer, "creating the GitHub issue")
 
 
 class JiraIssues:
-    """POST /rest/api/3/issue with basic auth and the description in Atlassian Document Format."""
+    """POST /rest/api/3/issue with basic auth and the description in Atlassian Document Format;
+    POST /rest/api/3/search/jql to find one.
+
+    Text in ADF is only text: a mention is a node of its own, so an @name or [~name] in an
+    item notifies nobody and is sent as written.
+    """
 
     def __init__(self, config: TicketsConfig, token: str, http: httpx.AsyncClient) -> None:
         self.config = config
         self.token = token
         self.http = http
+        pair = base64.b64encode(f"{config.email}:{token}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {pair}", "Accept": "application/json"}
+
+    async def find(self, followup: Followup) -> Ticket | None:
+        # An exact phrase is quoted inside the JQL string; the marker holds no quote or backslash.
+        jql = f'project = "{self.config.project}" AND description ~ "\\"{followup.marker}\\""'
+        body = {"jql": jql, "fields": ["description"], "maxResults": 10}
+        answer = await _call(
+            self.http.post(
+                f"{self.config.base_url}/rest/api/3/search/jql",
+                json=body,
+                headers=self.headers,
+                timeout=TIMEOUT_S,
+            ),
+            "searching Jira issues",
+        )
+        for issue in answer.get("issues") or []:
+            if not isinstance(issue, dict) or not isinstance(issue.get("key"), str):
+                continue
+            description = (issue.get("fields") or {}).get("description")
+            if any(followup.marker in text for text in _adf_texts(description)):
+                return Ticket(issue["key"], f"{self.config.base_url}/browse/{issue['key']}")
+        return None
 
     async def create(self, followup: Followup) -> Ticket:
         fields: dict[str, Any] = {
@@ -101,10 +170,11 @@ class JiraIssues:
         if self.config.labels:
             # Jira labels cannot hold spaces.
             fields["labels"] = ["-".join(label.split()) for label in self.config.labels]
-        pair = base64.b64encode(f"{self.config.email}:{self.token}".encode()).decode()
-        headers = {"Authorization": f"Basic {pair}", "Accept": "application/json"}
         url = f"{self.config.base_url}/rest/api/3/issue"
-        answer = await _post(self.http, url, {"fields": fields}, headers, "creating the Jira issue")
+        answer = await _call(
+            self.http.post(url, json={"fields": fields}, headers=self.headers, timeout=TIMEOUT_S),
+            "creating the Jira issue",
+        )
         key = answer.get("key")
         if not isinstance(key, str) or not key:
             raise IntegrationError("creating the Jira issue: no key in the answer")
@@ -112,10 +182,16 @@ class JiraIssues:
 
 
 async def file_ticket(
-    engine: Engine, incident: Incident, key: str, actor: Actor, incident_link: str
+    engine: Engine,
+    incident: Incident,
+    key: str,
+    actor: Actor,
+    incident_link: str,
+    owner: str = "",
 ) -> Incident:
     """Create the item's ticket once and store its link on the item; IntegrationError when the
-    tracker fails (nothing is stored, so it can be tried again), InvalidRequest when it has one."""
+    tracker fails (nothing is stored, so it can be tried again), InvalidRequest when it has one.
+    `owner` is how the ticket names the item's owner (the stored owner when empty)."""
     _, text = checklist.find(engine.playbook_for(incident), key)
     state = incident.checklist.get(key, ChecklistItem())
     if state.ticket:
@@ -123,10 +199,14 @@ async def file_ticket(
     claim, holder = f"ticket:{incident.id}:{key}", uuid.uuid4().hex
     if not await engine.store.claim(claim, holder, CLAIM_S):
         raise InvalidRequest("a ticket for this item is being created already")
-    followup = Followup(incident.id, incident_link, text, state.owner)
+    followup = Followup(
+        incident.id, incident_link, text, owner or state.owner, marker(incident, key)
+    )
     try:
         async with httpx.AsyncClient() as http:
-            made = await tracker(engine.config.tickets, http).create(followup)
+            filing = tracker(engine.config.tickets, http)
+            # A ticket an earlier try filed but could not store (the store went down) is adopted.
+            made = await filing.find(followup) or await filing.create(followup)
     except IntegrationError:
         await engine.store.release(claim, holder)
         raise
@@ -159,11 +239,28 @@ def tracker(config: TicketsConfig | None, http: httpx.AsyncClient) -> Tracker:
     return JiraIssues(config, token, http)
 
 
-async def _post(
-    http: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str], what: str
-) -> dict[str, Any]:
+def _github_ticket(issue: dict[str, Any], what: str) -> Ticket:
+    number, link = issue.get("number"), issue.get("html_url")
+    if not isinstance(number, int) or not isinstance(link, str):
+        raise IntegrationError(f"{what}: no number or html_url in the answer")
+    return Ticket(f"#{number}", link)
+
+
+def _adf_texts(node: Any) -> list[str]:
+    """The text of every text node in an ADF document, in order."""
+    if isinstance(node, list):
+        return [text for child in node for text in _adf_texts(child)]
+    if not isinstance(node, dict):
+        return []
+    if node.get("type") == "text" and isinstance(node.get("text"), str):
+        return [node["text"]]
+    return _adf_texts(node.get("content"))
+
+
+async def _call(request: Awaitable[httpx.Response], what: str) -> dict[str, Any]:
+    """The JSON object a tracker answered; IntegrationError in one line otherwise."""
     try:
-        response = await http.post(url, json=body, headers=headers, timeout=TIMEOUT_S)
+        response = await request
     except httpx.HTTPError as exc:
         raise failure(exc, what) from None
     check(response, what)

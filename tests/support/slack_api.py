@@ -154,9 +154,9 @@ class SlackApiStandIn:
             name, channel_id=channel_id, members=members, is_private=is_private
         )
 
-    def add_user(self, user_id: str, name: str) -> None:
+    def add_user(self, user_id: str, name: str, real_name: str = "") -> None:
         """Adds a user that users.info and conversations.invite know."""
-        self.workspace.add_user(user_id, name)
+        self.workspace.add_user(user_id, name, real_name=real_name)
 
     def set_usergroup(self, usergroup_id: str, users: list[str]) -> None:
         """Sets the members usergroups.users.list gives for this group."""

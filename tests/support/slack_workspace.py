@@ -142,15 +142,24 @@ class Workspace:
         """A fresh message ts, increasing like Slack's."""
         return f"{self._ts_seconds}.{next(self._ts_seq):06d}"
 
-    def add_user(self, user_id: str, name: str, *, is_bot: bool = False) -> None:
-        """Adds a user that users.info knows."""
-        profile = {"real_name": name, "display_name": name}
+    def add_user(
+        self, user_id: str, name: str, *, is_bot: bool = False, real_name: str = ""
+    ) -> None:
+        """Adds a user that users.info knows: `name` is their handle, `real_name` their full name
+        (the handle when not given), shown at the top level and in the profile as Slack does."""
+        full = real_name or name
+        profile = {
+            "real_name": full,
+            "real_name_normalized": full,
+            "display_name": name,
+            "display_name_normalized": name,
+        }
         self.users[user_id] = {
             "id": user_id,
             "team_id": TEAM_ID,
             "name": name,
             "deleted": False,
-            "real_name": name,
+            "real_name": full,
             "is_bot": is_bot,
             "profile": profile,
         }

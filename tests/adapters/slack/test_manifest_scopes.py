@@ -31,6 +31,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "files_upload_v2": frozenset({"files:write"}),
     "pins_add": frozenset({"pins:write"}),
     "usergroups_users_list": frozenset({"usergroups:read"}),
+    "users_info": frozenset({"users:read"}),
     "views_open": frozenset(),
     "views_publish": frozenset(),
     "views_update": frozenset(),

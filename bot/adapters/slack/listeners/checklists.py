@@ -31,7 +31,7 @@ from bot.adapters.slack.rendering.parts import context, fit, section, when
 from bot.adapters.slack.rooms import CHANNEL, HEADLINE
 from bot.adapters.slack.scope import require_its_room
 from bot.engine import checklist
-from bot.engine.incident import Actor, Incident
+from bot.engine.incident import Actor, ChecklistItem, Incident
 from bot.errors import InvalidRequest
 from bot.integrations import tickets
 from bot.integrations.errors import IntegrationError
@@ -202,13 +202,24 @@ async def _ticket(ctx: SlackContext, body: dict[str, Any], actor: Actor) -> None
     require_its_room(incident, _channel(body), "checklists")
     found, text = checklist.find(ctx.engine.playbook_for(incident), value.step)
     link = await _room_link(ctx, incident)
+    owner = await _owner_named(ctx, incident.checklist.get(value.step, ChecklistItem()).owner)
     try:
-        incident = await tickets.file_ticket(ctx.engine, incident, value.step, actor, link)
+        incident = await tickets.file_ticket(
+            ctx.engine, incident, value.step, actor, link, owner=owner
+        )
     except IntegrationError as exc:
         line = f":warning: no ticket for '{truncate(text, 80)}': {str(exc).splitlines()[0]}"
         await ctx.rooms.post(incident, text_message(line))
         return
     await _refresh(ctx, incident, found, body)
+
+
+async def _owner_named(ctx: SlackContext, owner: str) -> str:
+    """The owner as a ticket names them: "Name (U…)", the ID alone when Slack gives no name."""
+    if not is_user_id(owner):
+        return owner
+    name = await ctx.identities.name(owner)
+    return f"{name} ({owner})" if name else owner
 
 
 async def _room_link(ctx: SlackContext, incident: Incident) -> str:

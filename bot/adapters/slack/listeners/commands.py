@@ -7,10 +7,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.adapters.slack import room_repair
-from bot.adapters.slack.context import SlackContext, markup_message, text_message
+from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.rendering import blocks, modals
 from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.message import Message
+from bot.adapters.slack.rendering.report import report_messages
 from bot.adapters.slack.scope import in_its_room
 from bot.adapters.text import render_stats
 from bot.engine.headline import headline
@@ -20,6 +21,8 @@ from bot.errors import BotError, InvalidRequest
 
 # Slack sends at most a few thousand characters; anything past this is not a summary.
 MAX_COMMAND_TEXT = 2000
+# Slack takes five messages on a command's response_url (within 30 minutes) after the ack.
+RESPONSE_URL_USES = 5
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -51,23 +54,31 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             )
             await _ack_message(ack, message)
         elif sub == "stats":
-            await _ack_message(ack, await _stats(ctx, words[1:]))
+            first, *more = await _stats(ctx, words[1:])
+            await _ack_message(ack, first)
+            for message in more:
+                await respond(
+                    text=message.text,
+                    blocks=[b.to_dict() for b in message.blocks],
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
         elif sub in ("status", "timeline", "resolve"):
             await _ack_about_incident(ack, ctx, sub, words[1:], user, channel, command)
         else:
             await _open(ack, respond, ctx, words, user, channel)
 
 
-async def _stats(ctx: SlackContext, args: list[str]) -> Message:
-    """Response times and fix outcomes, for the one who asked."""
+async def _stats(ctx: SlackContext, args: list[str]) -> list[Message]:
+    """Response times and fix outcomes, for the one who asked: the ack, then follow-ups."""
     try:
         if len(args) > 1:
             raise InvalidRequest("usage: /incident stats [7d|30d|90d]")
         stats = await ctx.engine.stats(args[0] if args else None)
     except BotError as exc:
-        return blocks_error(str(exc))
-    # Playbook and service names are the operators' own; still only text in a code block.
-    return markup_message(f"```{escape(render_stats(stats))}```")
+        return [blocks_error(str(exc))]
+    # Playbook and service names are the operators' own; still only text in code blocks.
+    return report_messages(render_stats(stats), 1 + RESPONSE_URL_USES)
 
 
 async def _ack_about_incident(
