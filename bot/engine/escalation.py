@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 from bot.engine.audience import outside_updates
 from bot.engine.core import EngineCore
-from bot.engine.incident import BOT, Actor, Incident, Mark, TimerKind
+from bot.engine.incident import BOT, Actor, Incident, Mark, TimerKind, Unposted
 from bot.engine.timers import Timer, armed_timers, progress
 from bot.errors import InvalidRequest
 from bot.playbooks.models import Flag
@@ -148,6 +148,7 @@ class EscalationFlow(EngineCore):
             if timer is None:
                 raise InvalidRequest(f"timer {key} of {incident.id} is no longer pending")
             incident.timers.fired.append(key)
+            incident.timers.unposted[key] = Unposted(at=now, late=late)
             lateness = " (late: the bot was not running when it was due)" if late else ""
             if timer.level is not None:
                 event = "escalation-due"
@@ -165,3 +166,22 @@ class EscalationFlow(EngineCore):
             return timer
 
         return await self._mutate(incident_id, change, BOT)
+
+    async def confirm_unposted(self, incident_id: str, key: str) -> Incident:
+        """The incident, written back (so confirmed by the store's replicas) while it still
+        holds `key` as fired and not posted; InvalidRequest if it does not, or is resolved."""
+
+        def change(incident: Incident) -> None:
+            self._require_open(incident)
+            if key not in incident.timers.unposted:
+                raise InvalidRequest(f"timer {key} of {incident.id} is not waiting to be posted")
+
+        return (await self._mutate(incident_id, change, BOT))[0]
+
+    async def posted(self, incident_id: str, key: str) -> Incident:
+        """Record that a firing's nudge was posted (or needs none): nobody posts it again."""
+
+        def change(incident: Incident) -> None:
+            incident.timers.unposted.pop(key, None)
+
+        return (await self._mutate(incident_id, change, BOT))[0]

@@ -142,6 +142,13 @@ class Mark(BaseModel):
     at: datetime
 
 
+class Unposted(BaseModel):
+    """A firing recorded as decided whose nudge is not yet known to be posted."""
+
+    at: datetime
+    late: bool = False
+
+
 class TimerState(BaseModel):
     """What the escalation and reminder timers need; timers are derived from it, never stored."""
 
@@ -152,6 +159,10 @@ class TimerState(BaseModel):
     last_reminder_at: datetime | None = None
     # Firing keys already fired, so a restart or another replica never fires one twice.
     fired: list[str] = Field(default_factory=list)
+    # Fired keys whose nudge is yet to be posted: whoever holds the firing's claim posts it
+    # (under an id Slack is asked about first) and then drops it here, so a firing whose
+    # poster died, or whose record write went unconfirmed, is posted by another, once.
+    unposted: dict[str, Unposted] = Field(default_factory=dict)
     # Flags a responder raised ("security-suspected"), which levels may escalate on.
     flags: dict[str, Mark] = Field(default_factory=dict)
     # Level -> since when its metric condition has held without a break.

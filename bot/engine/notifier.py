@@ -3,6 +3,9 @@ the engine never posts itself."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from bot.config import EscalationContact
@@ -11,8 +14,24 @@ from bot.engine.recovery import Interruption
 from bot.playbooks.models import EscalationLevel
 
 
+@dataclass(frozen=True)
+class Firing:
+    """The firing a notifier is told of: an id to post its nudge under, the same however often
+    it is told, and when it was decided (an earlier post of it is no older)."""
+
+    id: str
+    at: datetime
+
+
+# Set by the scheduler while it tells a notifier of a firing, so that an adapter can post each
+# firing at most once (looking for its id first) however often it is told: after a poster died
+# before recording the post, or a record write no replica confirmed.
+FIRING: ContextVar[Firing | None] = ContextVar("firing", default=None)
+
+
 class Notifier(Protocol):
-    """Told once per firing, across every replica, after the firing is stored in the timeline."""
+    """Told of each firing after it is stored in the timeline: once, or again (with the same
+    FIRING) when its post is not known to have happened; a method that raises has not posted."""
 
     async def escalation_due(
         self,

@@ -3,6 +3,12 @@
 APScheduler 3's job stores cannot be shared between processes, so every replica keeps its
 own in-memory jobs for every open incident and a claim in the shared store decides which
 replica fires; the incident's record of fired keys keeps a restart from firing one again.
+
+A firing is recorded in two steps: decided (fired and unposted), then posted. A firing found
+decided but unposted (its poster died, its write went unconfirmed, its room is pending) is
+posted by whichever replica next takes its claim, after writing the record back so a replica
+confirms it; the notifier is told the firing's id (FIRING) so a post that did happen before a
+crash is found rather than made again.
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ from bot.engine.engine import Engine
 from bot.engine.incident import Incident
 from bot.engine.lease import LEASE_S, renewed
 from bot.engine.metric_watch import MetricWatch
-from bot.engine.notifier import Notifier
+from bot.engine.notifier import FIRING, Firing, Notifier
 from bot.engine.recovery import unfinished
-from bot.engine.timers import Timer, armed_timers
+from bot.engine.timers import Timer, armed_timers, fired_timer, reminder_timer
 from bot.errors import BotError, InvalidRequest
 from bot.logs import working_on
 from bot.metrics import TIMER_LATENESS
@@ -44,6 +50,8 @@ _CONCURRENT_FIRINGS = 16
 # A failed firing is rechecked this many times, retry_delay apart, while the store does not
 # answer: long enough to outlast a Sentinel failover.
 _RECHECK_TRIES = 30
+# A firing left unposted is retried at each recheck this many times in a row, then less often.
+_QUICK_RETRIES = 5
 
 
 class Scheduler:
@@ -74,6 +82,8 @@ class Scheduler:
         self._firing: set[str] = set()
         self._tasks: set[asyncio.Task[object]] = set()
         self._slots = asyncio.Semaphore(_CONCURRENT_FIRINGS)
+        # job id -> attempts in a row that failed, for the backoff of a firing left unposted.
+        self._failures: dict[str, int] = {}
         # A timer due before this is late: the bot was not watching at its time.
         self._watching_since = engine.clock()
         prometheus = engine.config.prometheus
@@ -209,6 +219,21 @@ class Scheduler:
                 id=job_id,
                 replace_existing=True,
             )
+        unposted = incident.timers.unposted if incident.status == "open" else {}
+        for key, firing in unposted.items():
+            # Decided, not known to be posted: its poster died or its write went unconfirmed.
+            job_id = _job_id(incident.id, key)
+            if job_id in self._firing:
+                continue
+            armed[key] = firing.late
+            self._scheduler.add_job(
+                self._fire,
+                "date",
+                run_date=now + self._backoff(job_id),
+                args=[incident.id, key, firing.late],
+                id=job_id,
+                replace_existing=True,
+            )
         for key in previous.keys() - armed.keys():
             self._remove(_job_id(incident.id, key))
         if armed:
@@ -217,6 +242,15 @@ class Scheduler:
     def _forget(self, incident_id: str) -> None:
         for key in self._armed.pop(incident_id, {}):
             self._remove(_job_id(incident_id, key))
+            self._failures.pop(_job_id(incident_id, key), None)
+
+    def _backoff(self, job_id: str) -> timedelta:
+        """No wait for a firing's first few failed attempts (a failover), then doubling up to a
+        sync."""
+        extra = self._failures.get(job_id, 0) - _QUICK_RETRIES
+        if extra <= 0:
+            return timedelta(0)
+        return timedelta(seconds=min(self.sync_interval, self.retry_delay * 2**extra))
 
     def _remove(self, job_id: str) -> None:
         # A date job that already ran is gone by itself.
@@ -236,8 +270,10 @@ class Scheduler:
             async with self._slots:
                 await self._fire_once(incident_id, key, late)
         except Exception as exc:
-            # Not fired, or fired and recorded: a recheck tells which and retries the former.
+            # Not fired, or fired and not posted: a recheck tells which and retries either,
+            # backing off while it keeps failing (a room that cannot be made, Slack refusing).
             log.error("timer %s of %s failed: %s", key, incident_id, exc)
+            self._failures[job_id] = self._failures.get(job_id, 0) + 1
             self._recheck_later(incident_id)
         finally:
             self._firing.discard(job_id)
@@ -247,6 +283,9 @@ class Scheduler:
         incident = await self.engine.get(incident_id)
         if incident.status != "open":
             self._forget(incident_id)
+            return
+        if key in incident.timers.unposted:
+            await self._deliver(incident_id, key)
             return
         timer = _pending(incident, self.engine.playbook_for(incident), key)
         if timer is None or timer.due > self.engine.clock() + _EARLY:
@@ -268,6 +307,40 @@ class Scheduler:
                 return  # resolved, or recorded by a replica whose claim had expired
             # A hair early (see _EARLY) is on time.
             TIMER_LATENESS.observe(max(0.0, (fired_at - timer.due).total_seconds()))
+            await self._post(incident, timer, late)
+
+    async def _deliver(self, incident_id: str, key: str) -> None:
+        """Post a firing recorded as decided but not as posted, under its claim."""
+        claim = _claim(incident_id, key)
+        if not await self.engine.store.claim(claim, self.owner, ttl_s=CLAIM_TTL_S):
+            self._recheck_later(incident_id)
+            return
+        async with renewed(self.engine.store, claim, self.owner, CLAIM_TTL_S):
+            try:
+                incident = await self.engine.confirm_unposted(incident_id, key)
+            except InvalidRequest:
+                # Posted meanwhile, resolved, or lost with a primary (then due again).
+                self.rearm(await self.engine.get(incident_id))
+                return
+            now = self.engine.clock() + _EARLY
+            unposted = incident.timers.unposted[key]
+            timer = fired_timer(incident, self.engine.playbook_for(incident), key)
+            if timer is None:
+                # Its level left the playbook: nothing to post.
+                await self.engine.posted(incident_id, key)
+                return
+            following = reminder_timer(incident, self.engine.playbook_for(incident))
+            if timer.kind == "reminder" and following is not None and following.due <= now:
+                # A newer reminder is due (its poster was down that long): it says the same.
+                await self.engine.posted(incident_id, key)
+                return
+            await self._post(incident, timer, unposted.late)
+
+    async def _post(self, incident: Incident, timer: Timer, late: bool) -> None:
+        """Tell the notifier (it raises if it did not post), then record the post."""
+        at = incident.timers.unposted[timer.key].at
+        told = FIRING.set(Firing(f"{incident.id}/{timer.key}", at))
+        try:
             if timer.level is not None:
                 contacts = self.engine.config.contact(timer.level.level, timer.level.title)
                 await self.notifier.escalation_due(incident, timer.level, contacts, late)
@@ -275,6 +348,10 @@ class Scheduler:
                 await self.notifier.commander_needed(incident, late)
             else:
                 await self.notifier.status_reminder(incident, late)
+        finally:
+            FIRING.reset(told)
+        self._failures.pop(_job_id(incident.id, timer.key), None)
+        await self.engine.posted(incident.id, timer.key)
 
     def _recheck_later(self, incident_id: str, tries: int = _RECHECK_TRIES) -> None:
         self._scheduler.add_job(

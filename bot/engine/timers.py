@@ -117,6 +117,20 @@ def commander_timer(incident: Incident) -> Timer | None:
     return Timer(COMMANDER_KEY, "commander", incident.opened_at + COMMANDER_PROMPT)
 
 
+def fired_timer(incident: Incident, playbook: Playbook, key: str) -> Timer | None:
+    """A fired key's timer again, due when it fired, to post its nudge; None if not unposted."""
+    unposted = incident.timers.unposted.get(key)
+    if unposted is None:
+        return None
+    if key == COMMANDER_KEY:
+        return Timer(key, "commander", unposted.at)
+    if key.startswith("reminder@"):
+        return Timer(key, "reminder", unposted.at)
+    number = key.removeprefix("escalation-").split("@", 1)[0]
+    level = next((lv for lv in playbook.escalation if str(lv.level) == number), None)
+    return None if level is None else Timer(key, "escalation", unposted.at, level)
+
+
 def pending_timers(incident: Incident, playbook: Playbook) -> list[Timer]:
     """Every nudge still to fire, soonest first; none once the incident is resolved."""
     if incident.status != "open":

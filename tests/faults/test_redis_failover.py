@@ -12,6 +12,8 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from bot.config import Config, ServiceBinding
 from bot.drills.kubernetes import Sandbox
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, Incident
+from bot.engine.notifier import FIRING
 from bot.engine.scheduler import Scheduler
 from bot.errors import BotError, InvalidRequest, StoreError
 from bot.executors.registry import ExecutorRegistry
@@ -30,6 +33,7 @@ from bot.store.factory import open_bounded_store
 from bot.templates import TemplateRenderer
 from tests.engine.conftest import Kube
 from tests.engine.test_interrupted import Told
+from tests.engine.test_scheduler import write_playbook
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_sentinel import RedisSentinel
 
@@ -207,3 +211,115 @@ async def rewritten(store: Store, id: str, killed_at: float) -> Record:
         except StoreError:
             await asyncio.sleep(0.05)
     raise AssertionError("no write succeeded after the primary was killed")
+
+
+# --- a nudge's firing cut by an unconfirmed write or a failover ----------------------------
+
+
+@dataclass
+class Poster:
+    """A notifier that keeps the id of every escalation firing it is told of (twice: told twice)."""
+
+    told: list[str] = field(default_factory=list)
+
+    async def escalation_due(self, incident: Incident, *args: object) -> None:
+        firing = FIRING.get()
+        self.told.append(firing.id if firing else "")
+
+    async def status_reminder(self, *args: object) -> None:
+        pass
+
+    async def commander_needed(self, *args: object) -> None:
+        pass
+
+    async def fix_interrupted(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+async def nudging(sentinel: RedisSentinel, tmp_path: Path) -> AsyncIterator[list[Engine]]:
+    """Two engines on the Sentinel URL with a playbook whose level 1 is due 2 s after opening."""
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    write_playbook(folder, "nudge", ("2s", "1h"), "1h")
+    templates = TemplateRenderer(REPO / "templates")
+    playbooks = load_playbooks(folder, templates)
+    config = Config(services={"api": ServiceBinding()})
+    engines = [
+        Engine(
+            playbooks,
+            config,
+            open_bounded_store(sentinel.url, tmp_path / f"unused-{n}.db"),
+            ExecutorRegistry([]),
+            templates,
+        )
+        for n in range(2)
+    ]
+    yield engines
+    for engine in engines:
+        await engine.store.close()
+
+
+async def firing_posted_once(
+    engines: list[Engine], incident_id: str, posters: list[Poster], timeout_s: float
+) -> None:
+    """Until level 1 was told once and recorded as posted; then a while more, told no more."""
+    deadline = time.monotonic() + timeout_s
+    while sum(len(p.told) for p in posters) < 1:
+        assert time.monotonic() < deadline, "level 1 was never posted"
+        await asyncio.sleep(0.1)
+    while True:
+        try:
+            stored = await engines[1].get(incident_id)
+            if not stored.timers.unposted:
+                break
+        except StoreError:
+            pass
+        assert time.monotonic() < deadline, "level 1 was posted but never recorded so"
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.5)
+    assert [i for p in posters for i in p.told] == [f"{incident_id}/escalation-1"]
+    assert stored.timers.fired.count("escalation-1") == 1
+
+
+async def test_a_firing_no_replica_confirms_is_posted_once_when_they_confirm_again(
+    sentinel: RedisSentinel, nudging: list[Engine]
+) -> None:
+    incident = await nudging[0].open("nudge", "api", LEAD)
+    posters = [Poster(), Poster()]
+    sentinel.freeze_replicas()
+    try:
+        async with AsyncExitStack() as stack:
+            for n, (engine, poster) in enumerate(zip(nudging, posters, strict=True)):
+                scheduler = Scheduler(engine, poster, owner=f"r{n}", retry_delay=0.2)
+                await stack.enter_async_context(scheduler)
+            await asyncio.sleep(4.0)
+            # Fired on the primary and kept there, but no replica confirmed it: not posted.
+            assert [i for p in posters for i in p.told] == []
+            assert "escalation-1" in (await nudging[1].get(incident.id)).timers.unposted
+            sentinel.thaw_replicas()
+            await firing_posted_once(nudging, incident.id, posters, PROMOTION_TIMEOUT_S)
+    finally:
+        sentinel.thaw_replicas()
+
+
+async def test_a_firing_no_replica_confirmed_is_posted_once_after_the_primary_dies(
+    sentinel: RedisSentinel, nudging: list[Engine]
+) -> None:
+    incident = await nudging[0].open("nudge", "api", LEAD)
+    posters = [Poster(), Poster()]
+    sentinel.freeze_replicas()
+    try:
+        async with AsyncExitStack() as stack:
+            for n, (engine, poster) in enumerate(zip(nudging, posters, strict=True)):
+                scheduler = Scheduler(engine, poster, owner=f"r{n}", retry_delay=0.2)
+                await stack.enter_async_context(scheduler)
+            await asyncio.sleep(4.0)
+            assert [i for p in posters for i in p.told] == []
+            # The primary dies holding the unconfirmed firing; a replica is promoted, with the
+            # firing or without it (fired again then): either way it is posted once.
+            sentinel.kill_primary()
+            sentinel.thaw_replicas()
+            await firing_posted_once(nudging, incident.id, posters, PROMOTION_TIMEOUT_S)
+    finally:
+        sentinel.thaw_replicas()

@@ -49,11 +49,25 @@ class IdempotentConnectionRetries(AsyncConnectionErrorRetryHandler):
         )
 
 
-async def post_once(client: AsyncWebClient, **message: Any) -> str:
-    """chat.postMessage tagged with a unique post id; returns the message's ts. After a lost
-    answer it posts again only if the channel (or thread) does not hold that id."""
-    post_id = uuid.uuid4().hex
+async def post_once(
+    client: AsyncWebClient,
+    *,
+    post_id: str | None = None,
+    look_since: float | None = None,
+    **message: Any,
+) -> str:
+    """chat.postMessage tagged with a post id (unique unless given); returns the message's ts.
+    After a lost answer it posts again only if the channel (or thread) does not hold that id.
+    With `look_since` (a time no later than any earlier post of this id) it looks first too,
+    and posts nothing if the id is there: a post someone else may already have made."""
+    post_id = post_id or uuid.uuid4().hex
     metadata = {"event_type": EVENT_TYPE, "event_payload": {"post_id": post_id}}
+    channel, thread_ts = str(message["channel"]), message.get("thread_ts")
+    if look_since is not None:
+        found = await _find(client, channel, thread_ts, look_since - CLOCK_SLACK_S)
+        if post_id in found:
+            log.info("post %s: already in the channel; not posted again", post_id)
+            return found[post_id]
     since = time.time() - CLOCK_SLACK_S
     for _ in range(REPOST_TRIES):
         try:
@@ -61,7 +75,7 @@ async def post_once(client: AsyncWebClient, **message: Any) -> str:
             return str(response["ts"])
         except AMBIGUOUS as exc:
             log.info("post %s: answer lost (%s); looking before posting again", post_id, exc)
-            found = await _find(client, str(message["channel"]), message.get("thread_ts"), since)
+            found = await _find(client, channel, thread_ts, since)
             if post_id in found:
                 return found[post_id]
     response = await client.chat_postMessage(metadata=metadata, **message)

@@ -15,6 +15,7 @@ from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rooms import CHANNEL, ORIGIN, ROOM_PENDING, STAGE, Rooms
 from bot.engine.incident import Incident
 from bot.engine.lease import renewed
+from bot.engine.notifier import FIRING, Firing
 from bot.errors import BotError, InvalidRequest, StoreError
 
 log = logging.getLogger(__name__)
@@ -120,15 +121,7 @@ async def hold(ctx: SlackContext, incident: Incident, message: Message) -> None:
     posted in the room once it exists."""
     ctx.rooms.held.setdefault(incident.id, []).append(message)
     ctx.rooms.repair_soon.set()
-    note = f"{message.text} ({pending_note(incident)})"
-    channel = ctx.config.channels.incidents
-    if not channel:
-        log.warning("%s", note)
-        return
-    try:
-        await ctx.rooms.post_to(channel, text_message(note))
-    except Exception as exc:
-        log.warning("%s; and the incidents channel failed too: %s", note, failure(exc))
+    await _held_note(ctx, incident, message)
 
 
 async def _make(rooms: Rooms, incident: Incident, opener: str) -> Incident:
@@ -178,6 +171,48 @@ async def room_or_hold(ctx: SlackContext, incident: Incident, message: Message) 
     except InvalidRequest as exc:
         log.info("not posted (%s): %s", exc, message.text)
     return None
+
+
+async def post_nudge(ctx: SlackContext, incident: Incident, message: Message) -> Incident | None:
+    """Post a nudge in the incident's room; the incident with its room, or None if not posted.
+
+    A firing the scheduler tells (FIRING) is posted under its id, at most once however often it
+    is told; while its room is pending it is held in the store, not here: RoomPending leaves it
+    recorded as unposted, and whichever replica next tells it once the room exists posts it.
+    Anything else is held in this process (room_or_hold)."""
+    firing = FIRING.get()
+    if firing is None:
+        in_room = await room_or_hold(ctx, incident, message)
+        if in_room is not None:
+            await ctx.rooms.post(in_room, message)
+        return in_room
+    try:
+        in_room = await ensure_room(ctx.rooms, incident)
+    except (RoomPending, StoreError) as exc:
+        ctx.rooms.repair_soon.set()
+        await _held_note(ctx, incident, message, Firing(f"{firing.id}/held", firing.at))
+        raise RoomPending(f"nudge held for a pending room: {exc}") from None
+    except InvalidRequest as exc:
+        log.info("not posted (%s): %s", exc, message.text)
+        return None
+    await ctx.rooms.post(in_room, message, once=firing)
+    return in_room
+
+
+async def _held_note(
+    ctx: SlackContext, incident: Incident, message: Message, once: Firing | None = None
+) -> None:
+    """Say in the incidents channel (or the log) that the nudge waits for its room; with
+    `once`, only the first time however often the firing is retried."""
+    note = f"{message.text} ({pending_note(incident)})"
+    channel = ctx.config.channels.incidents
+    if not channel:
+        log.warning("%s", note)
+        return
+    try:
+        await ctx.rooms.post_to(channel, text_message(note), once=once)
+    except Exception as exc:
+        log.warning("%s; and the incidents channel failed too: %s", note, failure(exc))
 
 
 async def _made_elsewhere(rooms: Rooms, incident: Incident) -> Incident:

@@ -17,6 +17,7 @@ from bot.config import Config
 from bot.engine.engine import Engine
 from bot.engine.headline import Headline, headline
 from bot.engine.incident import Incident
+from bot.engine.notifier import Firing
 from bot.engine.severity import invited
 
 log = logging.getLogger(__name__)
@@ -157,12 +158,21 @@ class Rooms:
 
     # --- posting ------------------------------------------------------------------------
 
-    async def post_to(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
-        """Post (split into several messages if it is too long); returns the first one's ts."""
+    async def post_to(
+        self,
+        channel: str,
+        message: Message,
+        thread_ts: str | None = None,
+        once: Firing | None = None,
+    ) -> str:
+        """Post (split into several messages if it is too long); returns the first one's ts.
+        With `once`, each part is posted under an id of the firing's, unless already there."""
         first = ""
-        for part in split(message):
+        for n, part in enumerate(split(message)):
             ts = await post_once(
                 self.client,
+                post_id=None if once is None else f"{once.id}#{n}",
+                look_since=None if once is None else once.at.timestamp(),
                 channel=channel,
                 text=part.text,
                 blocks=[b.to_dict() for b in part.blocks],
@@ -173,10 +183,16 @@ class Rooms:
             first = first or ts
         return first
 
-    async def post(self, incident: Incident, message: Message, reply_to: str | None = None) -> str:
+    async def post(
+        self,
+        incident: Incident,
+        message: Message,
+        reply_to: str | None = None,
+        once: Firing | None = None,
+    ) -> str:
         """Post in the incident's room: its channel, or its thread in thread mode."""
         thread = reply_to or incident.links.get(THREAD)
-        return await self.post_to(incident.links[CHANNEL], message, thread)
+        return await self.post_to(incident.links[CHANNEL], message, thread, once)
 
     async def update(self, incident: Incident, ts: str, message: Message) -> None:
         part = split(message)[0]

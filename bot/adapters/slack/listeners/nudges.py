@@ -56,22 +56,16 @@ class SlackNotifier:
         late: bool,
     ) -> None:
         message = nudge_message(incident, level, contacts, late, self.ctx)
-        in_room = await room_repair.room_or_hold(self.ctx, incident, message)
-        if in_room is not None:
-            await self.ctx.rooms.post(in_room, message)
+        if await room_repair.post_nudge(self.ctx, incident, message) is not None:
             self.ctx.rooms.refresh_headline(incident.id)
 
     async def status_reminder(self, incident: Incident, late: bool) -> None:
         message = reminder_message(incident, late, self.ctx)
-        in_room = await room_repair.room_or_hold(self.ctx, incident, message)
-        if in_room is not None:
-            await self.ctx.rooms.post(in_room, message)
+        await room_repair.post_nudge(self.ctx, incident, message)
 
     async def commander_needed(self, incident: Incident, late: bool) -> None:
         message = commander_message(incident, late, self.ctx)
-        in_room = await room_repair.room_or_hold(self.ctx, incident, message)
-        if in_room is not None:
-            await self.ctx.rooms.post(in_room, message)
+        await room_repair.post_nudge(self.ctx, incident, message)
 
     async def fix_interrupted(self, interruption: Interruption) -> None:
         """Says so in the room, closes the old approval's buttons and posts the fresh one."""
