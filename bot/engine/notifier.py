@@ -21,6 +21,9 @@ class Firing:
 
     id: str
     at: datetime
+    # Told by the replica that has just decided it: nobody can have posted it yet, so there
+    # is nothing to look for (a Slack history call per nudge saved).
+    fresh: bool = False
 
 
 # Set by the scheduler while it tells a notifier of a firing, so that an adapter can post each

@@ -307,7 +307,7 @@ class Scheduler:
                 return  # resolved, or recorded by a replica whose claim had expired
             # A hair early (see _EARLY) is on time.
             TIMER_LATENESS.observe(max(0.0, (fired_at - timer.due).total_seconds()))
-            await self._post(incident, timer, late)
+            await self._post(incident, timer, late, fresh=True)
 
     async def _deliver(self, incident_id: str, key: str) -> None:
         """Post a firing recorded as decided but not as posted, under its claim."""
@@ -334,12 +334,12 @@ class Scheduler:
                 # A newer reminder is due (its poster was down that long): it says the same.
                 await self.engine.posted(incident_id, key)
                 return
-            await self._post(incident, timer, unposted.late)
+            await self._post(incident, timer, unposted.late, fresh=False)
 
-    async def _post(self, incident: Incident, timer: Timer, late: bool) -> None:
+    async def _post(self, incident: Incident, timer: Timer, late: bool, *, fresh: bool) -> None:
         """Tell the notifier (it raises if it did not post), then record the post."""
         at = incident.timers.unposted[timer.key].at
-        told = FIRING.set(Firing(f"{incident.id}/{timer.key}", at))
+        told = FIRING.set(Firing(f"{incident.id}/{timer.key}", at, fresh))
         try:
             if timer.level is not None:
                 contacts = self.engine.config.contact(timer.level.level, timer.level.title)

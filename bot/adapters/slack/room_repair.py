@@ -190,7 +190,8 @@ async def post_nudge(ctx: SlackContext, incident: Incident, message: Message) ->
         in_room = await ensure_room(ctx.rooms, incident)
     except (RoomPending, StoreError) as exc:
         ctx.rooms.repair_soon.set()
-        await _held_note(ctx, incident, message, Firing(f"{firing.id}/held", firing.at))
+        held = Firing(f"{firing.id}/held", firing.at, firing.fresh)
+        await _held_note(ctx, incident, message, held)
         raise RoomPending(f"nudge held for a pending room: {exc}") from None
     except InvalidRequest as exc:
         log.info("not posted (%s): %s", exc, message.text)

@@ -172,7 +172,7 @@ class Rooms:
             ts = await post_once(
                 self.client,
                 post_id=None if once is None else f"{once.id}#{n}",
-                look_since=None if once is None else once.at.timestamp(),
+                look_since=None if once is None or once.fresh else once.at.timestamp(),
                 channel=channel,
                 text=part.text,
                 blocks=[b.to_dict() for b in part.blocks],

@@ -114,6 +114,8 @@ async def test_a_replica_killed_between_its_post_and_its_record_does_not_double(
         async with Scheduler(first.engine, dying, owner="first", retry_delay=0.2):
             await _until(lambda: store.down, "level 2 posted by the first replica")
         assert posts(api, room, LEVEL_2) == 1
+        # Decided by the replica that posts it: there was nothing in Slack to look for.
+        assert api.calls_to("conversations.history") == []
         # It died before recording the post: the record still has level 2 to post.
         stored = await second.engine.get(incident.id)
         assert "escalation-2" in stored.timers.unposted
@@ -129,6 +131,7 @@ async def test_a_replica_killed_between_its_post_and_its_record_does_not_double(
             await _until_async(recorded, "the post recorded")
         # Told again under the same id, it found the first one's post rather than posting.
         assert other.level_2 == dying.level_2 == [f"{incident.id}/escalation-2"]
+        assert api.calls_to("conversations.history"), "the second replica looked before posting"
         assert posts(api, room, LEVEL_2) == 1
         assert posts(api, room, "escalate to level 3") == 1
 
