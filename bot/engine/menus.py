@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from bot.engine.incident import Choice, MenuKind
 from bot.errors import InvalidRequest
@@ -24,27 +25,40 @@ from bot.executors.kubernetes.params import (
     K8sScale,
 )
 
+Fix = TypeVar("Fix", bound=WriteAction)
+
 
 @dataclass(frozen=True)
-class _Menu:
+class Menu(Generic[Fix]):
     """How one kind of fix lists its choices, checks a pick, and names it."""
 
     kind: MenuKind
-    noun: str
-    read: Callable[[WriteAction], ReadAction | None]
-    choices: Callable[[WriteAction, CheckResult | None], list[Choice]]
-    apply: Callable[[WriteAction, int], WriteAction]
+    fix: type[Fix]
+    # The fix's parameter a pick sets.
+    field: str
+    read: Callable[[Fix], ReadAction | None]
+    choices: Callable[[Fix, CheckResult | None], list[Choice]]
     title: Callable[[int], str]
+    # Why a pick is refused, given `choice` and the `offered` values.
+    refusal: str
+    # Whether a fix of its type offers the menu: some do only with a parameter set.
+    offers: Callable[[Fix], bool] = lambda fix: True
+
+    def of(self, action: WriteAction) -> Fix | None:
+        """`action` as this menu's fix, when it offers this menu; else None."""
+        return action if isinstance(action, self.fix) and self.offers(action) else None
+
+    def apply(self, action: Fix, choice: int) -> Fix:
+        return action.model_copy(update={self.field: choice})
 
 
-def _history_read(action: WriteAction) -> ReadAction:
-    assert isinstance(action, K8sRolloutUndo)
+def _history_read(action: K8sRolloutUndo) -> ReadAction:
     return K8sRolloutHistory(
         type="k8s.rollout_history", namespace=action.namespace, deployment=action.deployment
     )
 
 
-def _revisions(action: WriteAction, result: CheckResult | None) -> list[Choice]:
+def _revisions(action: K8sRolloutUndo, result: CheckResult | None) -> list[Choice]:
     """Every revision but the running one, newest first, from a rollout history read."""
     assert result is not None
     if result.status == "error":
@@ -62,16 +76,15 @@ def _revisions(action: WriteAction, result: CheckResult | None) -> list[Choice]:
     ]
 
 
-def _status_read(action: WriteAction) -> ReadAction:
-    assert isinstance(action, K8sScale)
+def _status_read(action: K8sScale) -> ReadAction:
     return K8sRolloutStatus(
         type="k8s.rollout_status", namespace=action.namespace, deployment=action.deployment
     )
 
 
-def _replica_counts(action: WriteAction, result: CheckResult | None) -> list[Choice]:
+def _replica_counts(action: K8sScale, result: CheckResult | None) -> list[Choice]:
     """The live count, one more, twice it and the playbook's counts, none above the maximum."""
-    assert isinstance(action, K8sScale) and result is not None
+    assert result is not None
     if result.status == "error":
         raise InvalidRequest(f"cannot read the replica count: {result.summary}")
     current = next((f.value for f in result.findings if f.name == "rollout.desired"), None)
@@ -90,53 +103,47 @@ def _replica_counts(action: WriteAction, result: CheckResult | None) -> list[Cho
     return [Choice(value=n, label=f"{n} replicas ({reasons[n]})") for n in sorted(reasons)]
 
 
-def _factors(action: WriteAction, result: CheckResult | None) -> list[Choice]:
+def _factors(action: K8sPatchResources, result: CheckResult | None) -> list[Choice]:
     return [
         Choice(value=p, label=f"x{p / 100:g} the current requests and limits")
         for p in RESOURCE_FACTORS
     ]
 
 
-def _raising(action: WriteAction) -> bool:
-    return isinstance(action, K8sPatchResources) and action.only_raise
-
-
-_MENUS = (
-    _Menu(
+_MENUS: tuple[Menu[Any], ...] = (
+    Menu(
         kind="revision",
-        noun="revision",
+        fix=K8sRolloutUndo,
+        field="to_revision",
         read=_history_read,
         choices=_revisions,
-        apply=lambda a, n: a.model_copy(update={"to_revision": n}),
         title=lambda n: f"Roll back to revision {n} (kubectl rollout undo --to-revision={n})",
+        refusal="revision {choice} is not one to roll back to (offered: {offered})",
     ),
-    _Menu(
+    Menu(
         kind="replicas",
-        noun="replica count",
+        fix=K8sScale,
+        field="replicas",
         read=_status_read,
         choices=_replica_counts,
-        apply=lambda a, n: a.model_copy(update={"replicas": n}),
         title=lambda n: f"Scale to {n} replicas (kubectl scale --replicas={n})",
+        refusal="replica count {choice} is not on the menu (offered: {offered})",
     ),
-    _Menu(
+    Menu(
         kind="resources",
-        noun="factor",
+        fix=K8sPatchResources,
+        field="factor_percent",
         read=lambda a: None,
         choices=_factors,
-        apply=lambda a, p: a.model_copy(update={"factor_percent": p}),
         title=lambda p: f"Raise requests and limits to x{p / 100:g} the current values",
+        refusal="factor {choice} is not on the menu (offered: {offered})",
+        offers=lambda fix: fix.only_raise,
     ),
 )
 
 
-def _menu(action: WriteAction) -> _Menu | None:
-    if isinstance(action, K8sRolloutUndo):
-        return _MENUS[0]
-    if isinstance(action, K8sScale):
-        return _MENUS[1]
-    if _raising(action):
-        return _MENUS[2]
-    return None
+def _menu(action: WriteAction) -> Menu[Any] | None:
+    return next((menu for menu in _MENUS if menu.of(action) is not None), None)
 
 
 def menu_kind(action: WriteAction) -> MenuKind | None:
@@ -161,17 +168,14 @@ def chosen(action: WriteAction, choice: int | None, menu: list[Choice]) -> Write
     """`action` with the responder's pick applied, once the pick is found in the menu."""
     if choice is None:
         return action
-    kind = _menu(action)
-    if kind is None:
+    offering = _menu(action)
+    if offering is None:
         raise InvalidRequest(f"{action.type} offers no menu to pick from")
     if choice not in {c.value for c in menu}:
         offered = ", ".join(str(c.value) for c in menu) or "none"
-        if kind.kind == "revision":
-            raise InvalidRequest(
-                f"revision {choice} is not one to roll back to (offered: {offered})"
-            )
-        raise InvalidRequest(f"{kind.noun} {choice} is not on the menu (offered: {offered})")
-    return kind.apply(action, choice)
+        raise InvalidRequest(offering.refusal.format(choice=choice, offered=offered))
+    picked: WriteAction = offering.apply(action, choice)
+    return picked
 
 
 def chosen_title(action: WriteAction, title: str, choice: int | None) -> str:

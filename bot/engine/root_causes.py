@@ -23,6 +23,8 @@ _TARGETS = ("namespace", "selector", "pod", "deployment", "container", "involvin
 # A finding a full listing of pods reports, and how a pod's findings name their subject.
 _LISTED = "pods.total"
 _POD = "pod/"
+# The workload a pod belongs to, as `kind/name`, when a diagnostic read its ownerReferences.
+_OWNER = "pod.owner"
 # How many subjects an "every pod" piece of evidence names before it just counts them.
 _NAMED = 3
 
@@ -93,11 +95,14 @@ class Observed:
         self._newest: dict[tuple[str, str], datetime] = {}
         # Each full listing of pods: when, and which pods it saw.
         self._listings: list[tuple[datetime, set[str]]] = []
+        self._owners: dict[str, str] = {}
         for step_id, run in self.runs.items():
             scope = self._scopes[step_id]
             for finding in run.findings:
                 key = (scope, finding.name)
                 self._newest[key] = max(self._newest.get(key, run.finished_at), run.finished_at)
+                if finding.name == _OWNER:
+                    self._owners[finding.subject] = str(finding.value)
             if any(f.name == _LISTED for f in run.findings):
                 pods = {f.subject for f in run.findings if f.subject.startswith(_POD)}
                 self._listings.append((run.finished_at, pods))
@@ -121,13 +126,17 @@ class Observed:
         if not finding.subject.startswith(_POD):
             return False
         finished = self.runs[step_id].finished_at
-        owner = _workload(finding.subject)
+        owner = self._workload(finding.subject)
         return any(
             when > finished
             and finding.subject not in pods
-            and owner in {_workload(pod) for pod in pods}
+            and any(_same_workload(owner, self._workload(pod)) for pod in pods)
             for when, pods in self._listings
         )
+
+    def _workload(self, pod: str) -> str:
+        """The pod's owner as reported, else the workload name its own name suggests."""
+        return self._owners.get(pod) or _named_workload(pod)
 
     def looks(self, symptom: Symptom) -> Iterator[tuple[StepRun, list[Finding]]]:
         """Each run the symptom reads, with the findings of its name that count."""
@@ -192,9 +201,17 @@ def _scope(playbook: Playbook, step_id: str) -> str:
     return ",".join(sorted(named))
 
 
-def _workload(pod: str) -> str:
-    """The workload a pod's name comes from: a Deployment's `NAME-HASH-SUFFIX`, else
-    a StatefulSet's `NAME-ORDINAL` (or a bare pod's own name)."""
+def _same_workload(a: str, b: str) -> bool:
+    """Reported owners (`kind/name`) match exactly; a name guessed from a pod's name, which
+    knows no kind, matches an owner of any kind with that name."""
+    if "/" in a and "/" in b:
+        return a == b
+    return a.rsplit("/", 1)[-1] == b.rsplit("/", 1)[-1]
+
+
+def _named_workload(pod: str) -> str:
+    """For a pod with no owner reported, the workload its name suggests: a Deployment's
+    `NAME-HASH-SUFFIX`, else a StatefulSet's `NAME-ORDINAL` (or a bare pod's own name)."""
     parts = pod.removeprefix(_POD).split("-")
     if len(parts) > 1 and parts[-1].isdigit():
         return "-".join(parts[:-1])

@@ -21,6 +21,7 @@ import pytest
 from bot.config import ServiceBinding
 from bot.executors.base import CheckResult
 from bot.executors.kubernetes import READS, KubernetesExecutor
+from bot.executors.kubernetes import params as p
 from cluster.control_plane import kubernetes_release
 from tests.support.findings import values
 from tests.support.real_cluster import Cluster, Obj, container, template, wait_for
@@ -561,3 +562,38 @@ async def test_env_resolves_config_maps_as_the_kubelet_would(
     assert "<from secret app-secrets key T>" in result.output
     assert "<all keys of secret app-secrets, not read>" in result.output
     assert "pw-0f-cm" not in result.model_dump_json()
+
+
+async def test_pods_name_the_workload_the_controllers_made_them_for(
+    executor: KubernetesExecutor, cluster: Cluster, namespace: str
+) -> None:
+    """Owners as the real controllers set them: a ReplicaSet's pod belongs to its Deployment.
+    The Job's and the StatefulSet's pods carry the service's label and a name that, read as
+    `NAME-HASH-SUFFIX`, would make them pods of the Deployment `api`."""
+    pod = template("api", container("api", "ecap/api:2.4.0"))
+    cluster.deploy(namespace, "api", [pod], replicas=1)
+    job = {
+        "metadata": {"name": "api-migrate"},
+        "spec": {"template": {**pod, "spec": {**pod["spec"], "restartPolicy": "Never"}}},
+    }
+    Cluster.create(kubernetes.client.BatchV1Api(cluster.api).create_namespaced_job, namespace, job)
+    stateful = {
+        "metadata": {"name": "api-db"},
+        "spec": {
+            "serviceName": "api-db",
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "api", "tier": "db"}},
+            "template": {**pod, "metadata": {"labels": {"app": "api", "tier": "db"}}},
+        },
+    }
+    Cluster.create(cluster.apps.create_namespaced_stateful_set, namespace, stateful)
+    wait_for(lambda: len(cluster.pods(namespace, "app=api")) == 3)
+
+    result = await executor.check(
+        p.K8sPods(type="k8s.pods"), ServiceBinding(namespace=namespace).with_defaults("api")
+    )
+    owners = {f.subject: f.value for f in result.findings if f.name == "pod.owner"}
+    assert sorted(owners.values()) == ["deployment/api", "job/api-migrate", "statefulset/api-db"]
+    assert owners["pod/api-db-0"] == "statefulset/api-db"
+    [migration] = [pod for pod, owner in owners.items() if owner == "job/api-migrate"]
+    assert migration.startswith("pod/api-migrate-")

@@ -230,6 +230,76 @@ def test_a_listing_of_the_service_does_not_drop_a_dependencys_pod() -> None:
     assert [m.cause.id for m in suggest_causes(playbook, incident)] == ["database"]
 
 
+def _owned(*pods: tuple[str, str]) -> list[Finding]:
+    """Each pod's workload, as `k8s.pods` reports it from the pod's ownerReferences."""
+    return [Finding(name="pod.owner", value=owner, subject=f"pod/{pod}") for pod, owner in pods]
+
+
+def test_a_replaced_pod_whose_name_fits_no_pattern_is_gone_by_its_owner() -> None:
+    """A DaemonSet's pods are `NAME-SUFFIX`: by name, each old pod would be its own workload
+    and stay evidence after a restart replaced it."""
+    failing = {"text": "Crashed", "finding": "event.reason", "equals": "BackOff"}
+    playbook = _playbook(_cause("crash", failing))
+    incident = _incident()
+    event = Finding(name="event.reason", value="BackOff", subject="pod/agent-x2k4q")
+    _ran(incident, "describe", 1, event, *_owned(("agent-x2k4q", "daemonset/agent")))
+    assert len(suggest_causes(playbook, incident)) == 1
+
+    _ran(
+        incident,
+        "pods",
+        6,
+        *_pods(("agent-m7p2z", "Completed")),
+        *_owned(("agent-m7p2z", "daemonset/agent")),
+    )
+    assert suggest_causes(playbook, incident) == []
+
+
+def test_a_listing_of_the_service_does_not_drop_a_pod_of_a_workload_named_like_it() -> None:
+    """A Job `api-migrate` makes `api-migrate-q2x8z`, which reads as a pod of Deployment `api`
+    by its name; its owner says it is not, so listing the service's pods leaves it alone."""
+    failing = {
+        "text": "Migration failed",
+        "finding": "event.reason",
+        "equals": "BackoffLimitExceeded",
+    }
+    playbook = _playbook(_cause("migration", failing))
+    incident = _incident()
+    event = Finding(
+        name="event.reason", value="BackoffLimitExceeded", subject="pod/api-migrate-q2x8z"
+    )
+    _ran(incident, "describe", 1, event, *_owned(("api-migrate-q2x8z", "job/api-migrate")))
+    _ran(
+        incident,
+        "pods",
+        6,
+        *_pods(("api-7f9c4b8d6-m7p2z", "Error")),
+        *_owned(("api-7f9c4b8d6-m7p2z", "deployment/api")),
+    )
+    assert [m.cause.id for m in suggest_causes(playbook, incident)] == ["migration"]
+
+
+def test_a_pod_with_no_owner_reported_is_matched_by_its_name() -> None:
+    """Findings from before owners were reported still meet a listing that reports them."""
+    failing = {"text": "Crashed", "finding": "event.reason", "equals": "BackOff"}
+    playbook = _playbook(_cause("crash", failing))
+    incident = _incident()
+    _ran(
+        incident,
+        "describe",
+        1,
+        Finding(name="event.reason", value="BackOff", subject="pod/api-5d8f9-x2k4q"),
+    )
+    _ran(
+        incident,
+        "pods",
+        6,
+        *_pods(("api-5d8f9-m7p2z", "Completed")),
+        *_owned(("api-5d8f9-m7p2z", "deployment/api")),
+    )
+    assert suggest_causes(playbook, incident) == []
+
+
 @pytest.mark.parametrize(
     ("fields", "specificity"),
     [

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from bot.executors.base import CheckResult
 from bot.executors.kubernetes import params as p
@@ -156,3 +160,20 @@ async def test_name_resolution_from_inside_the_pod(start: Callable[[str], Starte
     unknown = await executor.check(exec_action("nslookup", "nope.default.svc"), binding)
     assert unknown.status == "problem" and values(unknown, "exec.failed") == [True]
     assert "** server can't find nope.default.svc: NXDOMAIN" in unknown.output
+
+
+# An unclosed socket is reported from its finalizer, as an unraisable exception: both must fail.
+@pytest.mark.filterwarnings(
+    "error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning"
+)
+async def test_exec_leaves_no_socket_open(start: Callable[[str], Started]) -> None:
+    _, executor, binding = start("database-down")
+    with warnings.catch_warnings():
+        # What earlier tests left for the collector is not this test's to report.
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    ran = await executor.check(exec_action("redis-cli", "-h", "redis", "ping"), binding)
+    failed = await executor.check(exec_action("redis-cli", "-h", "postgres", "ping"), binding)
+    assert (ran.status, failed.status) == ("ok", "problem"), (ran.summary, failed.summary)
+    # The websocket and its client are garbage now; collecting them finalizes any open socket.
+    gc.collect()

@@ -51,6 +51,23 @@ async def test_pods_find_the_oom_kills(
     assert "CrashLoopBackOff" in result.output.splitlines()[1]
 
 
+async def test_pods_name_their_workload_from_owner_references(
+    executor: KubernetesExecutor, binding: ServiceBinding
+) -> None:
+    """A ReplicaSet's pods belong to its Deployment; a StatefulSet's pods to it."""
+    pods = await executor.check(p.K8sPods(type="k8s.pods"), binding)
+    assert values(pods, "pod.owner") == ["deployment/ecap-api"] * 3
+    assert {f.subject for f in pods.findings if f.name == "pod.owner"} == {
+        f.subject for f in pods.findings if f.name == "pod.phase"
+    }
+    database = await executor.check(p.K8sPods(type="k8s.pods", selector="app=postgres"), binding)
+    assert [(f.subject, f.value) for f in database.findings if f.name == "pod.owner"] == [
+        ("pod/postgres-0", "statefulset/postgres")
+    ]
+    described = await executor.check(p.K8sDescribePods(type="k8s.describe_pods"), binding)
+    assert values(described, "pod.owner") == ["deployment/ecap-api"] * 3
+
+
 async def test_no_matching_pods_is_a_problem(
     executor: KubernetesExecutor, binding: ServiceBinding
 ) -> None:

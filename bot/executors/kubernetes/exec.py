@@ -135,6 +135,9 @@ def _stream(
         return str(client.read_all()).rstrip(), status
     finally:
         client.close()
+        # After the server's close frame, close() finds the websocket disconnected and returns
+        # without closing its socket; shutdown() closes it whatever the state.
+        client.sock.shutdown()
 
 
 def _capped(text: str, limit: int) -> str:

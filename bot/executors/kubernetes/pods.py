@@ -9,6 +9,7 @@ from bot.config import ServiceBinding
 from bot.executors.base import CheckResult, Finding
 from bot.executors.kubernetes.client import KubeClient, Obj
 from bot.executors.kubernetes.describe import age, describe_pod, event_time, table
+from bot.executors.kubernetes.owners import owner_findings
 from bot.executors.kubernetes.params import K8sDescribePods, K8sEvents, K8sPods
 from bot.redact import redact
 
@@ -115,6 +116,7 @@ async def read_pods(kube: KubeClient, action: K8sPods, target: ServiceBinding) -
     selector = action.selector or target.selector
     pods = await list_pods(kube, namespace, selector)
     findings = [f for pod in pods for f in pod_findings(pod)]
+    findings += await owner_findings(kube, namespace, pods)
     ready = sum(1 for pod in pods if is_ready(pod))
     findings += [
         Finding(name="pods.total", value=len(pods)),
@@ -171,6 +173,7 @@ async def read_describe_pods(
     names = [str((p.get("metadata") or {}).get("name", "")) for p in pods]
     events = await asyncio.gather(*(pod_events(kube, namespace, name) for name in names))
     findings = [f for pod in pods for f in pod_findings(pod)]
+    findings += await owner_findings(kube, namespace, pods)
     findings += [
         Finding(name="event.reason", value=str(e.get("reason") or ""), subject=f"pod/{name}")
         for name, pod_evs in zip(names, events, strict=True)

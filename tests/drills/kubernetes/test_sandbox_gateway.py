@@ -32,6 +32,8 @@ def run(kube: Kube, pod: str, *command: str, container: str | None = None) -> tu
         return client.read_all(), status
     finally:
         client.close()
+        # close() leaves the socket open once the server has closed the websocket.
+        client.sock.shutdown()
 
 
 def test_gateway_scenario_replaces_the_base_service() -> None:
