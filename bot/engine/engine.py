@@ -37,8 +37,10 @@ class Engine(
         opened_by: Actor,
         summary: str = "",
         severity: str | None = None,
+        links: dict[str, str] | None = None,
     ) -> Incident:
-        """Open an incident at `severity` (1-4 or its name), else the playbook's default."""
+        """Open an incident at `severity` (1-4 or its name), else the playbook's default;
+        `links` are stored with it (an adapter's marks, such as a room still to be made)."""
         playbook = self.playbook(playbook_id)
         chosen = parse_severity(severity) if severity is not None else playbook.severity
         binding = self.config.binding(service)
@@ -63,6 +65,7 @@ class Engine(
             severity=chosen,
             opened_at=now,
             opened_by=opened_by.label,
+            links=dict(links or {}),
         )
         run_as = self.playbook_for(incident)
         incident.status_update_seconds = update_interval(
@@ -76,6 +79,7 @@ class Engine(
             + (f": {incident.summary}" if incident.summary else ""),
         )
         redact_incident(incident)
+        self._before_write()
         await self.store.insert(Record(incident.id, incident.status, 1, incident.model_dump_json()))
         INCIDENTS_OPENED.inc(playbook=incident.playbook_id)
         self._changed(incident)
