@@ -67,6 +67,8 @@ class Intake:
     # The incident the decision wrote, said to the sender if the ack leaves too late.
     incident: str = ""
     deciding: bool = False
+    # The ack went (or goes) to Slack in time without a decision: what follows is not one.
+    settled: bool = False
 
     def age(self) -> float:
         return time.time() - self.sent_at
@@ -96,10 +98,11 @@ def taking_in(intake: Intake) -> Iterator[Intake]:
 
 @contextmanager
 def deciding() -> Iterator[None]:
-    """The block makes the current request's decision: its first incident write is it, and no
-    write is made once the request is stale. Ends when the ack has gone (`acked`)."""
+    """The block makes the current request's decision: its first incident write is it, and is
+    refused if the request is stale by then. Nothing in the block is one once the ack went
+    without it (`until_decided`)."""
     intake = current()
-    if intake is None:
+    if intake is None or intake.settled:
         yield
         return
     intake.deciding = True
@@ -111,9 +114,10 @@ def deciding() -> Iterator[None]:
 
 
 def check_write() -> None:
-    """Engine write check: refuses a deciding write on a stale request."""
+    """Engine write check: refuses a decision on a stale request (what follows a stored
+    decision is never held back)."""
     intake = _DECIDING.get()
-    if intake is not None and intake.deciding and intake.stale():
+    if intake is not None and intake.deciding and not intake.decided.is_set() and intake.stale():
         age = intake.age()
         log.warning("refused a decision %.1f s after Slack sent its request", age)
         raise StaleRequest(late_line(age))
@@ -146,6 +150,7 @@ async def until_decided(work: asyncio.Future[Any]) -> None:
             await decided
     if intake.age() < SLACK_DEADLINE_S:
         intake.deciding = False
+        intake.settled = True
 
 
 async def after_ack() -> None:
