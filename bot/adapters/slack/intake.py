@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -161,6 +161,16 @@ async def after_ack() -> None:
         with suppress(TimeoutError):
             await asyncio.wait_for(intake.answered.wait(), SLACK_DEADLINE_S * 2)
     crash_point(ACKED)
+
+
+async def ack_once_decided(ack: Callable[[], Awaitable[Any]], work: Awaitable[None]) -> None:
+    """Runs `work` (whose decision is made under `deciding`); acks once that decision is stored,
+    `work` ended, or the budget ran out; then lets `work` finish."""
+    working = asyncio.ensure_future(work)
+    await until_decided(working)
+    await ack()
+    await after_ack()
+    await working
 
 
 def late_ack_line(intake: Intake) -> str:

@@ -17,6 +17,7 @@ from tests.support.slack_signing import (
     block_action_payload,
     sign,
     slash_command_body,
+    view_submission_body,
 )
 
 NOTHING_DONE = "nothing was done, run it again"
@@ -81,6 +82,24 @@ async def test_a_stale_click_changes_nothing_and_says_so(slack_bot: SlackBot) ->
     incident = await bot.engine.get(incident_id)
     assert incident.commander is None
     assert not [e for e in incident.timeline if e.event == "commander"]
+
+
+async def test_a_stale_resolve_submit_leaves_the_incident_open(slack_bot: SlackBot) -> None:
+    bot = slack_bot
+    incident_id, _ = await _open(bot)
+    body = view_submission_body(
+        callback_id=actions.RESOLVE_VIEW,
+        private_metadata=incident_id,
+        state_values={
+            "cause": {actions.RESOLVE_CAUSE: {"type": "plain_text_input", "value": "bad deploy"}},
+            "fix": {actions.RESOLVE_RESOLUTION: {"type": "plain_text_input", "value": "rolled"}},
+        },
+    )
+
+    response = await bot.send(body, sign(body, SIGNING_SECRET, int(time.time()) - 10))
+
+    assert response.status == 200
+    assert (await bot.engine.get(incident_id)).status == "open"
 
 
 async def test_a_request_held_up_before_its_decision_stores_nothing(slack_bot: SlackBot) -> None:

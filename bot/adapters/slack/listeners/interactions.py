@@ -3,7 +3,6 @@ the room."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -97,13 +96,9 @@ def _listener(ctx: SlackContext, action_id: str, handler: Click) -> Callable[...
             with intake.deciding():
                 await handler(ctx, incident, value, actor, body)
 
-        working = asyncio.ensure_future(
-            ctx.guard(channel, user, work, action_id.removeprefix("rb."), respond)
+        await intake.ack_once_decided(
+            ack, ctx.guard(channel, user, work, action_id.removeprefix("rb."), respond)
         )
-        await intake.until_decided(working)
-        await ack()
-        await intake.after_ack()
-        await working
 
     return listener
 
