@@ -54,6 +54,8 @@ class Engine(
                 f"playbook '{playbook.id}' is for {playbook.platform} services; "
                 f"'{service}' runs on {binding.platform}"
             )
+        # Checked before a number is handed out too, so a refused opening leaves no gap.
+        self._before_write()
         incident_id = f"INC-{await self.store.next_number():04d}"
         working_on(incident_id)
         now = self.clock()

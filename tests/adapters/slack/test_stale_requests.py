@@ -124,6 +124,8 @@ async def test_a_request_held_up_before_its_decision_stores_nothing(slack_bot: S
     assert held
     assert await bot.engine.list_incidents(None) == []
     assert bot.api.calls_to("conversations.create") == []
+    # No number was handed out to it: the next opening is the first.
+    assert "Opening INC-0001" in (await bot.command("api-down ecap-api afterwards"))["text"]
 
 
 async def test_a_decision_whose_ack_left_late_is_said_to_be_done(slack_bot: SlackBot) -> None:
