@@ -41,6 +41,8 @@ class Sent:
     error: str = ""
     response_url: str = ""  # where the bot tells the sender what became of it
     answer: str = ""  # the ack's body: a slash command's is shown to its sender
+    # Wall clock when it left, to compare with the times the store records.
+    sent_wall: float = field(default_factory=time.time)
 
     @property
     def acked(self) -> bool:

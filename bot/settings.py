@@ -10,6 +10,8 @@ from bot.redact import register_secret
 from bot.store.bounded import DEFAULT_TIMEOUT_S
 
 DEFAULT_TIMER_SYNC_S = 60.0
+# Slack's request timestamp is whole seconds, so 2.5 leaves 0.5 s of Slack's 3 for the ack.
+DEFAULT_STALE_AFTER_S = 2.5
 
 _REPO = Path(__file__).resolve().parent.parent
 _BUNDLED = Path(__file__).resolve().parent / "_bundled"
@@ -41,6 +43,9 @@ class Settings:
     # Seconds between re-reads of every open incident: how soon a replica arms timers of
     # incidents another replica opened, and so how late a dead replica's nudges can be.
     timer_sync_s: float = DEFAULT_TIMER_SYNC_S
+    # A Slack request older than this (by its sender's clock) decides nothing: Slack gives up
+    # at 3 s, and the decision and ack need the rest.
+    stale_after_s: float = DEFAULT_STALE_AFTER_S
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -62,6 +67,7 @@ class Settings:
             docker_host=env.get("DOCKER_HOST") or None,
             store_timeout_s=float(env.get("RUNBOOK_BOT_STORE_TIMEOUT_S") or DEFAULT_TIMEOUT_S),
             timer_sync_s=float(env.get("RUNBOOK_BOT_TIMER_SYNC_S") or DEFAULT_TIMER_SYNC_S),
+            stale_after_s=float(env.get("RUNBOOK_BOT_STALE_AFTER_S") or DEFAULT_STALE_AFTER_S),
         )
         for secret in (
             settings.slack_bot_token,

@@ -1,7 +1,8 @@
 """Work under way for Slack and Alertmanager requests, so a shutdown can let it finish.
 
-Bolt acks first and runs the listener in a task of its own (`asyncio.ensure_future`) that
-nothing keeps, and that task starts more (headline edits, integration syncs, alert rooms).
+Bolt runs the listener in a task of its own (`asyncio.ensure_future`) that nothing keeps and
+answers once it acks; the listener works on after its ack, and starts more tasks (headline
+edits, integration syncs, alert rooms).
 A task factory tags every task created while a request is handled, and every task those
 create, because each task inherits the context it was created in.
 """

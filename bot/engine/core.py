@@ -27,6 +27,7 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 Progress = Callable[[str], Awaitable[None]]
 Listener = Callable[[Incident], None]
+WriteCheck = Callable[[], None]
 log = logging.getLogger(__name__)
 
 _CONFLICT_RETRIES = 20
@@ -63,11 +64,21 @@ class EngineCore:
         self._owner = f"{os.uname().nodename}:{os.getpid()}"
         self._locks: dict[str, asyncio.Lock] = {}
         self._listeners: list[Listener] = []
+        self._write_checks: list[WriteCheck] = []
         self._platform_views: dict[tuple[str, str], Playbook] = {}
 
     def on_change(self, listener: Listener) -> None:
         """Call listener with every incident this engine opens or changes, once stored."""
         self._listeners.append(listener)
+
+    def check_writes(self, check: WriteCheck) -> None:
+        """Call `check` right before every incident write; an exception it raises stops the write
+        (an adapter refuses a decision on a request that came too late)."""
+        self._write_checks.append(check)
+
+    def _before_write(self) -> None:
+        for check in self._write_checks:
+            check()
 
     def remove_listener(self, listener: Listener) -> None:
         if listener in self._listeners:
@@ -151,6 +162,7 @@ class EngineCore:
                     incident.acknowledged_at = self.clock()
                 redact_incident(incident, stored)
                 body = incident.model_dump_json()
+                self._before_write()
                 try:
                     await self.store.replace(
                         Record(record.id, incident.status, record.version, body)

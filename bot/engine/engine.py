@@ -37,8 +37,10 @@ class Engine(
         opened_by: Actor,
         summary: str = "",
         severity: str | None = None,
+        links: dict[str, str] | None = None,
     ) -> Incident:
-        """Open an incident at `severity` (1-4 or its name), else the playbook's default."""
+        """Open an incident at `severity` (1-4 or its name), else the playbook's default;
+        `links` are stored with it (an adapter's marks, such as a room still to be made)."""
         playbook = self.playbook(playbook_id)
         chosen = parse_severity(severity) if severity is not None else playbook.severity
         binding = self.config.binding(service)
@@ -52,6 +54,8 @@ class Engine(
                 f"playbook '{playbook.id}' is for {playbook.platform} services; "
                 f"'{service}' runs on {binding.platform}"
             )
+        # Checked before a number is handed out too, so a refused opening leaves no gap.
+        self._before_write()
         incident_id = f"INC-{await self.store.next_number():04d}"
         working_on(incident_id)
         now = self.clock()
@@ -63,6 +67,7 @@ class Engine(
             severity=chosen,
             opened_at=now,
             opened_by=opened_by.label,
+            links=dict(links or {}),
         )
         run_as = self.playbook_for(incident)
         incident.status_update_seconds = update_interval(
@@ -76,6 +81,7 @@ class Engine(
             + (f": {incident.summary}" if incident.summary else ""),
         )
         redact_incident(incident)
+        self._before_write()
         await self.store.insert(Record(incident.id, incident.status, 1, incident.model_dump_json()))
         INCIDENTS_OPENED.inc(playbook=incident.playbook_id)
         self._changed(incident)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # Enough to keep Slack and the store busy; few enough that one turn of the event loop stays
 # short while a burst's acks wait for it (bench/ack_latency.py).
@@ -20,9 +23,9 @@ class Admission:
         self._slots = asyncio.Semaphore(slots)
         self._hold_s = hold_s
 
-    async def run(self, work: Callable[[], Awaitable[None]]) -> None:
-        """Runs `work` once admitted; its exception, if any, is raised here."""
+    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Runs `work` once admitted; its result, or its exception, is returned here."""
         async with self._slots:
             task = asyncio.ensure_future(work())
             await asyncio.wait({task}, timeout=self._hold_s)
-        await task
+        return await task

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.adapters.alerts import AlertWebhook
 from bot.adapters.inflight import SHUTDOWN_GRACE_S, InFlight
-from bot.adapters.slack import room_repair
+from bot.adapters.slack import intake, room_repair
 from bot.adapters.slack.client import web_client
 from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.identity import Identities
@@ -31,6 +31,7 @@ from bot.adapters.slack.rooms import Rooms
 from bot.adapters.slack.transport.http import EVENTS_PATH, RefuseReplays
 from bot.adapters.slack.transport.malformed import RefuseMalformed
 from bot.adapters.slack.transport.socket_mode import socket_mode
+from bot.adapters.slack.transport.stale import RefuseStale
 from bot.adapters.web import listening, until_signalled, web_app
 from bot.app import running_engine
 from bot.config import Config
@@ -81,8 +82,9 @@ def bolt_app(
     store: Store,
     session: aiohttp.ClientSession | None = None,
 ) -> AsyncApp:
-    """A Bolt app with no listeners. Over HTTP, Bolt checks every request's signature and then
-    refuses replays; Socket Mode has no HTTP requests to sign. Then malformed payloads get 400."""
+    """A Bolt app with no listeners. Over HTTP, Bolt checks every request's signature; then a
+    request Slack has given up on is refused, and (HTTP) a replay; Socket Mode has no HTTP
+    requests to sign. Then malformed payloads get 400."""
     app = AsyncApp(
         client=web_client(settings, session),
         signing_secret=tokens.signing_secret or "",
@@ -90,6 +92,7 @@ def bolt_app(
         # Ack as soon as a listener calls ack(); the work goes on after the response.
         process_before_response=False,
     )
+    app.use(RefuseStale(settings.stale_after_s))
     if tokens.signing_secret is not None:
         app.use(RefuseReplays(store))
     app.use(RefuseMalformed())
@@ -105,10 +108,13 @@ def build_slack(
     session: aiohttp.ClientSession | None = None,
     tokens: SlackTokens | None = None,
 ) -> SlackAdapter:
-    """Every listener acks first and works after, so Slack always hears back within 3 s."""
+    """A listener stores its decision, then acks, then works on, and Slack always hears back
+    within 3 s; a decision on a request Slack gave up on is refused (see intake.py)."""
     if tokens is None:
         tokens = slack_tokens(settings, socket_mode=socket_mode)
     app = bolt_app(settings, tokens, engine.store, session)
+    engine.check_writes(intake.check_write)
+    engine.on_change(intake.note_change)
     ctx = SlackContext(
         engine=engine,
         config=config,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.slack import room_repair
+from bot.adapters.slack import intake, room_repair
 from bot.adapters.slack.context import SlackContext, text_message
 from bot.adapters.slack.rendering import blocks, modals
 from bot.adapters.slack.rendering.escape import escape
 from bot.adapters.slack.rendering.message import Message
 from bot.adapters.slack.rendering.report import report_messages
+from bot.adapters.slack.rooms import ORIGIN, ROOM_PENDING
 from bot.adapters.slack.scope import in_its_room
 from bot.adapters.text import render_stats
 from bot.engine.headline import headline
@@ -174,18 +176,53 @@ async def _open(
         unknown = f"There is no service '{rest[0][:40]}'." if rest else "Name the service."
         await _ack_message(ack, _help(ctx, unknown))
         return
-    await ack(response_type="ephemeral", text=f"Opening a {playbook_id} incident for {service} …")
+
+    async def decide() -> Incident:
+        actor = await ctx.identities.actor(user)
+        # Stored room pending, so if this process dies after the ack any replica's room repair
+        # makes the room.
+        with intake.deciding():
+            return await ctx.engine.open(
+                playbook_id, service, actor, summary, severity, _room_to_make(channel)
+            )
+
+    opening = asyncio.ensure_future(ctx.admission.run(decide))
+    await intake.until_decided(opening)
+    failed = opening.exception() if opening.done() else None
+    if isinstance(failed, intake.StaleRequest):
+        # Slack has given up on this ack: only the response_url reaches the sender now.
+        await ack()
+        await ctx.tell(channel, user, f":warning: {escape(str(failed))}", respond)
+        return
+    if isinstance(failed, BotError):
+        await _ack_message(ack, blocks_error(str(failed)))
+        return
+    if opening.done() and failed is None:
+        opened = opening.result()
+        await ack(
+            response_type="ephemeral",
+            text=f"Opening {opened.id}, a {playbook_id} incident for {service}: making its room …",
+        )
+    else:
+        # Still deciding at the budget's end (or failed unexpectedly): the outcome follows.
+        await ack(
+            response_type="ephemeral", text=f"Opening a {playbook_id} incident for {service} …"
+        )
+    await intake.after_ack()
 
     async def work() -> None:
-        actor = await ctx.identities.actor(user)
-        incident = await ctx.engine.open(playbook_id, service, actor, summary, severity)
-        incident = await room_repair.open_room(ctx.rooms, incident, user, channel)
+        incident = await opening
+        incident = await room_repair.ensure_room(ctx.rooms, incident)
         await respond(
             response_type="ephemeral",
             text=f"Opened {incident.id}: <#{incident.links['slack.channel']}>",
         )
 
     await ctx.guard(channel, user, work, "opening the incident", respond)
+
+
+def _room_to_make(origin: str) -> dict[str, str]:
+    return {ROOM_PENDING: room_repair.OPENING, ORIGIN: origin}
 
 
 def _help(ctx: SlackContext, problem: str = "") -> Message:

@@ -1,4 +1,5 @@
-"""The stage and approval buttons: every click acks first, then works, then tells the room."""
+"""The stage and approval buttons: every click stores its decision, acks, then works on and tells
+the room."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.adapters.slack import actions, room_repair
+from bot.adapters.slack import actions, intake, room_repair
 from bot.adapters.slack.actions import ButtonValue
 from bot.adapters.slack.context import SlackContext, markup_message, text_message
 from bot.adapters.slack.listeners import checklists, flags, nudges, roles
@@ -71,7 +72,6 @@ def _listener(ctx: SlackContext, action_id: str, handler: Click) -> Callable[...
     opens_modal = action_id in (actions.STATUS_MODAL, actions.RESOLVE)
 
     async def listener(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
         channel, user = _where(body)
 
         async def work() -> None:
@@ -92,9 +92,13 @@ def _listener(ctx: SlackContext, action_id: str, handler: Click) -> Callable[...
             actor = (
                 Actor(id=user, name=name) if opens_modal else await ctx.identities.actor(user, name)
             )
-            await handler(ctx, incident, value, actor, body)
+            # The handler's first incident write is the click's decision: the ack waits for it.
+            with intake.deciding():
+                await handler(ctx, incident, value, actor, body)
 
-        await ctx.guard(channel, user, work, action_id.removeprefix("rb."), respond)
+        await intake.ack_once_decided(
+            ack, ctx.guard(channel, user, work, action_id.removeprefix("rb."), respond)
+        )
 
     return listener
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.adapters.slack import actions
+from bot.adapters.slack import actions, intake
 from bot.adapters.slack.context import SlackContext, field, markup_message, text_message
 from bot.adapters.slack.listeners.checklists import post_checklists
 from bot.adapters.slack.rendering import modals
@@ -119,13 +119,13 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 errors={_block_of(view, actions.STATUS_TEXT): "the update is empty"},
             )
             return
-        await ack()
 
         async def work() -> None:
             actor = await ctx.identities.actor(user)
-            updated = await ctx.engine.post_status(
-                incident.id, chosen, text.replace("[ETA]", eta), actor
-            )
+            with intake.deciding():
+                updated = await ctx.engine.post_status(
+                    incident.id, chosen, text.replace("[ETA]", eta), actor
+                )
             posted = text_message(text.replace("[ETA]", eta))
             # The room keeps the record; other channels get only what is addressed to them.
             await ctx.rooms.post(updated, posted)
@@ -135,11 +135,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ctx.rooms.post(updated, markup_message(f"_Sent to {sent}._"))
             ctx.rooms.refresh_headline(updated.id)
 
-        await ctx.guard(incident.links.get("slack.channel", ""), user, work, "posting the update")
+        channel = incident.links.get("slack.channel", "")
+        await intake.ack_once_decided(ack, ctx.guard(channel, user, work, "posting the update"))
 
     @app.view(actions.RESOLVE_VIEW)
     async def resolve_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
         values = (view.get("state") or {}).get("values") or {}
         cause = str(field(values, actions.RESOLVE_CAUSE).get("value") or "")
         resolution = str(field(values, actions.RESOLVE_RESOLUTION).get("value") or "")
@@ -148,7 +148,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
 
         async def work() -> None:
             actor = await ctx.identities.actor(user)
-            incident = await ctx.engine.resolve(incident_id, actor, cause, resolution)
+            with intake.deciding():
+                incident = await ctx.engine.resolve(incident_id, actor, cause, resolution)
             await ctx.rooms.post(incident, resolution_message(incident, user))
             document = await ctx.engine.post_incident_document(incident.id)
             await ctx.rooms.upload(
@@ -164,7 +165,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         channel = ""
         with contextlib.suppress(BotError):
             channel = (await ctx.engine.get(incident_id)).links.get("slack.channel", "")
-        await ctx.guard(channel, user, work, "resolving")
+        await intake.ack_once_decided(ack, ctx.guard(channel, user, work, "resolving"))
 
 
 def channels_for(channels: Channels, audience: list[Audience]) -> list[str]:

@@ -15,6 +15,7 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.adapters.slack.intake import Intake, answered, taking_in
 from bot.adapters.slack.transport.store_down import store_down_response
 from bot.errors import BotError
 from bot.redact import redact
@@ -80,17 +81,30 @@ class RefuseReplays(AsyncMiddleware):
         return await next()
 
 
-def events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """Hands each request to Bolt; past the application's client_max_size reading it is a 413."""
+def events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Hands each request to Bolt; past the application's client_max_size reading it is a 413.
 
-    async def handle(request: web.Request) -> web.Response:
+    The request's intake is dated by Slack's X-Slack-Request-Timestamp; the ack is written out
+    here, before the listener goes on with what follows its decision."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
         # Bolt's verifier raises, rather than refuses, on a timestamp that is not a number.
-        if not request.headers.get("X-Slack-Request-Timestamp", "0").isdigit():
+        sent = request.headers.get("X-Slack-Request-Timestamp", "0")
+        if not sent.isdigit():
             return web.Response(status=401, text="invalid request signature or timestamp")
+        with taking_in(Intake(sent_at=float(sent))) as intake:
+            try:
+                bolt_request = await to_bolt_request(request)
+            except (ValueError, TypeError, AttributeError):
+                return web.Response(status=400, text="malformed request body")
+            response = await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
         try:
-            bolt_request = await to_bolt_request(request)
-        except (ValueError, TypeError, AttributeError):
-            return web.Response(status=400, text="malformed request body")
-        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            # The balancer or Slack gave up on this request and closed the connection.
+            logger.warning("the ack of a Slack request found its connection closed")
+        await answered(intake, bolt_request.context.respond)
+        return response
 
     return handle

@@ -28,23 +28,32 @@ def store_down_response(req: AsyncBoltRequest) -> BoltResponse:
     body: dict[str, Any] = req.body if isinstance(req.body, dict) else {}
     if body.get("command"):
         return _json({"response_type": "ephemeral", "text": STORE_DOWN})
+    return told_after_ack(req, STORE_DOWN)
+
+
+def told_after_ack(req: AsyncBoltRequest, line: str) -> BoltResponse:
+    """An empty 200 (a modal: `line` under its first field), and `line` to the sender through
+    the request's response_url, after the ack; logged when there is neither."""
+    body: dict[str, Any] = req.body if isinstance(req.body, dict) else {}
     if body.get("type") == "view_submission":
         block = _first_input(body.get("view") or {})
         if block:
-            return _json({"response_action": "errors", "errors": {block: STORE_DOWN}})
+            return _json({"response_action": "errors", "errors": {block: line}})
     respond = req.context.respond
     if respond is not None:
-        task = asyncio.ensure_future(_reply(respond))
+        task = asyncio.ensure_future(_reply(respond, line))
         _replies.add(task)
         task.add_done_callback(_replies.discard)
+    else:
+        logger.warning("could not tell the sender: %s", line)
     return BoltResponse(status=200, body="")
 
 
-async def _reply(respond: Any) -> None:
+async def _reply(respond: Any, line: str) -> None:
     try:
-        await respond(text=STORE_DOWN, response_type="ephemeral", replace_original=False)
+        await respond(text=line, response_type="ephemeral", replace_original=False)
     except Exception as exc:
-        logger.warning("could not tell the user the store is down: %s", type(exc).__name__)
+        logger.warning("could not tell the sender (%s): %s", type(exc).__name__, line)
 
 
 def _first_input(view: dict[str, Any]) -> str:
