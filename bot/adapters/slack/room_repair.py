@@ -121,7 +121,8 @@ async def hold(ctx: SlackContext, incident: Incident, message: Message) -> None:
     ctx.rooms.held.setdefault(incident.id, []).append(message)
     ctx.rooms.repair_soon.set()
     note = f"{message.text} ({pending_note(incident)})"
-    channel = ctx.config.channels.incidents
+    # A drill's nudge waits for its room: the incidents channel is for real incidents.
+    channel = ctx.config.channels.incidents if incident.drill is None else ""
     if not channel:
         log.warning("%s", note)
         return
