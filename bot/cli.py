@@ -218,12 +218,15 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _slack(settings: Settings, args: argparse.Namespace, socket_mode: bool) -> int:
     from bot.adapters.slack.factory import run, slack_tokens
+    from bot.drills.pool import SandboxPool
 
     # Before the playbooks are read, so a missing token is the first thing said.
     tokens = slack_tokens(settings, socket_mode=socket_mode)
     _refuse_invalid_playbooks(settings)
     config = load_config(settings.config_path)
-    await run(settings, config, tokens, args.host, args.port, args.shutdown_grace)
+    await run(
+        settings, config, tokens, args.host, args.port, args.shutdown_grace, sandboxes=SandboxPool
+    )
     return 0
 
 

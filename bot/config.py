@@ -237,6 +237,15 @@ class SeverityPolicy(BaseModel):
     status_update_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
 
 
+class DrillsConfig(BaseModel):
+    """Game days (`/incident drill`): whether their escalation nudges really mention anyone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Off: a drill names the escalation contacts as plain text, so nobody is called to a drill.
+    mention_contacts: bool = False
+
+
 class Config(BaseModel):
     """The whole config file. Approvers are Slack user IDs (U...) or user-group IDs (S...)."""
 
@@ -259,6 +268,7 @@ class Config(BaseModel):
     tickets: TicketsConfig | None = None
     # Severity 1 (critical) to 4 (low) -> its policy; a severity not listed brings nothing extra.
     severities: dict[int, SeverityPolicy] = Field(default_factory=dict)
+    drills: DrillsConfig = DrillsConfig()
 
     @model_validator(mode="after")
     def _severities_in_range(self) -> Config:

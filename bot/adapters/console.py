@@ -336,6 +336,9 @@ class Console:
         )
         self.say(f"{incident.id} resolved.\n")
         self.say(await self.engine.post_incident_document(incident.id))
+        if incident.drill is not None:
+            # Last, as in Slack: the score is what a game day ends on.
+            self.say("\n".join((await self.engine.drill_score(incident.id)).lines()))
 
     async def _checklist(self, args: list[str]) -> None:
         incident = await self.current()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.drills.docker import list_scenarios as docker_scenarios
+from bot.drills.docker import load_scenario as load_docker_scenario
 from bot.drills.kubernetes import list_scenarios as kubernetes_scenarios
 from bot.drills.kubernetes.scenario import load_scenario as load_kubernetes_scenario
 from bot.errors import NotFound
@@ -55,3 +56,21 @@ def scenario_for(playbook_id: str, scenario: str | None) -> DrillScenario:
         raise NotFound(f"no drill scenario for playbook '{playbook_id}' (known: {_known(known)})")
     preferred = _PREFERRED.get(playbook_id)
     return next((s for s in matching if s.name == preferred), matching[0])
+
+
+def own_scenario(playbook_id: str, scenario: str | None) -> DrillScenario:
+    """As `scenario_for`, but only a scenario of that playbook: a game day is scored on the
+    scenario's root cause, which must be one of the playbook's."""
+    found = scenario_for(playbook_id, scenario)
+    if found.playbook != playbook_id:
+        raise NotFound(
+            f"drill scenario '{found.name}' drills playbook '{found.playbook}', not '{playbook_id}'"
+        )
+    return found
+
+
+def root_cause_of(chosen: DrillScenario) -> str:
+    """The id of the playbook's root cause the scenario broke, which the drill is scored on."""
+    if chosen.platform == "docker":
+        return load_docker_scenario(chosen.name).root_cause
+    return load_kubernetes_scenario(chosen.name).root_cause

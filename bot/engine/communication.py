@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.engine import checklist
 from bot.engine.audience import audience_label
 from bot.engine.core import EngineCore
+from bot.engine.drill_score import DRILL, score
 from bot.engine.incident import Actor, ChecklistItem, Incident, ManualDone, StatusUpdate
 from bot.engine.template_data import template_context
 from bot.errors import InvalidRequest, NotFound
@@ -81,7 +82,14 @@ class CommunicationFlow(EngineCore):
         incident = await self.get(incident_id)
         playbook = self.playbook_for(incident)
         context = template_context(incident, playbook, self.config, self.clock())
-        return self.templates.render(playbook.post_incident_document, context)
+        document = self.templates.render(playbook.post_incident_document, context)
+        if incident.drill is None:
+            return document
+        # Said before anything else, so that nobody files a game day as a real outage.
+        scored = score(incident, playbook, self.clock())
+        banner = f"> **{DRILL}**: a game day, scenario '{incident.drill.scenario}'."
+        section = ["", f"## {DRILL} score", "", *scored.lines()[1:], ""]
+        return "\n".join([banner, "", document, *section])
 
     # --- post-incident checklist --------------------------------------------------------
 

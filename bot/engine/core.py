@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from bot.config import Config
+from bot.engine import drill_score
 from bot.engine.approvals import ApprovalPolicy
 from bot.engine.incident import BOT, Actor, Approval, Incident
 from bot.engine.redaction import redact_incident
 from bot.engine.root_causes import CauseMatch, suggest_causes
 from bot.engine.runner import ActionRunner
+from bot.engine.targets import Target, unreachable
 from bot.errors import ConflictError, InvalidRequest, NotFound
 from bot.executors.base import CheckResult, ReadAction
 from bot.executors.registry import ExecutorRegistry
@@ -66,6 +68,15 @@ class EngineCore:
         self._listeners: list[Listener] = []
         self._write_checks: list[WriteCheck] = []
         self._platform_views: dict[tuple[str, str], Playbook] = {}
+        # Drill incident id -> its sandbox; only the process that started one can reach it.
+        self.drill_targets: dict[str, Target] = {}
+        # Set by the terminal drill, whose throw-away store is all practice: its stats count it.
+        self.practice_store = False
+
+    @property
+    def owner(self) -> str:
+        """This process, as a drill's mark names the one that holds its sandbox."""
+        return self._owner
 
     def on_change(self, listener: Listener) -> None:
         """Call listener with every incident this engine opens or changes, once stored."""
@@ -109,12 +120,27 @@ class EngineCore:
         """The incident's playbook as its service's platform runs it (see `for_platform`)."""
         playbook = self.playbook(incident.playbook_id)
         service = self.config.services.get(incident.service)
-        if service is None or playbook.platform != "any":
+        if incident.drill is not None:
+            platform = incident.drill.platform
+        elif service is not None:
+            platform = service.platform
+        else:
             return playbook
-        key = (playbook.id, service.platform)
+        if playbook.platform != "any":
+            return playbook
+        key = (playbook.id, platform)
         if key not in self._platform_views:
-            self._platform_views[key] = playbook.for_platform(service.platform)
+            self._platform_views[key] = playbook.for_platform(platform)
         return self._platform_views[key]
+
+    def target(self, incident: Incident) -> Target:
+        """Where the incident's steps run; a drill never reaches the real bindings."""
+        if incident.drill is None:
+            return Target(self.config.binding(incident.service), self.runner)
+        found = self.drill_targets.get(incident.id)
+        if found is None:
+            raise unreachable(incident, self._owner)
+        return found
 
     def stage(self, incident: Incident) -> Stage:
         return self.playbook_for(incident).stages[incident.stage_index]
@@ -160,6 +186,9 @@ class EngineCore:
                 result = change(incident)
                 if actor.id != BOT.id and incident.acknowledged_at is None:
                     incident.acknowledged_at = self.clock()
+                if incident.drill is not None:
+                    playbook = self.playbook_for(incident)
+                    drill_score.observe(incident, playbook, stored[0], self.clock())
                 redact_incident(incident, stored)
                 body = incident.model_dump_json()
                 self._before_write()
@@ -212,7 +241,7 @@ class EngineCore:
         interval: timedelta,
         progress: Progress | None,
     ) -> CheckResult:
-        binding = self.config.binding(incident.service)
+        target = self.target(incident)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout.total_seconds()
         attempt = 0
@@ -220,7 +249,7 @@ class EngineCore:
         while True:
             attempt += 1
             per_try = timedelta(seconds=max(1.0, min(30.0, deadline - loop.time())))
-            result = await self.runner.check(check, binding, incident.service, per_try)
+            result = await target.runner.check(check, target.binding, incident.service, per_try)
             # Report changes, not every poll: a slow rollout must not flood the channel.
             if progress is not None and (result.status != last or attempt % 10 == 0):
                 await progress(f"check {attempt}: {result.status}: {result.summary}")

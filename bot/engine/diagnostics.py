@@ -70,8 +70,10 @@ class DiagnosticsFlow(VerificationFlow):
 
     async def _diagnose(self, incident: Incident, step: DiagnosticStep, actor: Actor) -> StepRun:
         started = self.clock()
-        binding = self.config.binding(incident.service)
-        result = await self.runner.check(step.action, binding, incident.service, step.timeout)
+        target = self.target(incident)
+        result = await target.runner.check(
+            step.action, target.binding, incident.service, step.timeout
+        )
         DIAGNOSTICS.inc(result=result.status, playbook=incident.playbook_id)
         return StepRun.of(step.id, result, started, self.clock(), actor)
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from bot.crashpoints import crash_point
 from bot.engine.communication import CommunicationFlow
 from bot.engine.diagnostics import DiagnosticsFlow
+from bot.engine.drill_score import DrillScore, score
 from bot.engine.escalation import EscalationFlow
-from bot.engine.incident import BOT, Actor, Incident
+from bot.engine.incident import BOT, Actor, DrillMark, Incident
 from bot.engine.pins import PinFlow
 from bot.engine.recovery import RecoveryFlow
 from bot.engine.redaction import redact_incident
 from bot.engine.roles import RoleFlow
 from bot.engine.severity import SeverityFlow, parse_severity, severity_label, update_interval
 from bot.engine.stats import Stats, incident_stats, observe_resolved
+from bot.engine.targets import Target
 from bot.errors import InvalidRequest, NotFound
 from bot.logs import working_on
 from bot.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED
@@ -38,12 +40,17 @@ class Engine(
         summary: str = "",
         severity: str | None = None,
         links: dict[str, str] | None = None,
+        *,
+        drill: tuple[DrillMark, Target] | None = None,
     ) -> Incident:
         """Open an incident at `severity` (1-4 or its name), else the playbook's default;
-        `links` are stored with it (an adapter's marks, such as a room still to be made)."""
+        `links` are stored with it (an adapter's marks, such as a room still to be made).
+
+        A drill brings its mark and its own sandbox, which only this process can reach.
+        """
         playbook = self.playbook(playbook_id)
         chosen = parse_severity(severity) if severity is not None else playbook.severity
-        binding = self.config.binding(service)
+        binding = drill[1].binding if drill is not None else self.config.binding(service)
         if binding.playbooks and playbook.id not in binding.playbooks:
             raise InvalidRequest(
                 f"service '{service}' is not bound to playbook '{playbook.id}' "
@@ -69,6 +76,8 @@ class Engine(
             opened_by=opened_by.label,
             links=dict(links or {}),
         )
+        if drill is not None:
+            incident.drill = drill[0].model_copy(update={"owner": self.owner})
         run_as = self.playbook_for(incident)
         incident.status_update_seconds = update_interval(
             self.config, chosen, run_as
@@ -77,13 +86,17 @@ class Engine(
             now,
             opened_by,
             "opened",
-            f"{playbook.title} for {service} at {severity_label(chosen)}"
+            ("DRILL: " if drill is not None else "")
+            + f"{playbook.title} for {service} at {severity_label(chosen)}"
             + (f": {incident.summary}" if incident.summary else ""),
         )
         redact_incident(incident)
         self._before_write()
         await self.store.insert(Record(incident.id, incident.status, 1, incident.model_dump_json()))
-        INCIDENTS_OPENED.inc(playbook=incident.playbook_id)
+        if drill is not None:
+            self.drill_targets[incident_id] = drill[1]
+        else:
+            INCIDENTS_OPENED.inc(playbook=incident.playbook_id)
         self._changed(incident)
         return incident
 
@@ -137,7 +150,8 @@ class Engine(
 
         resolved = (await self._mutate(incident_id, change, actor))[0]
         crash_point("resolved")
-        INCIDENTS_RESOLVED.inc(playbook=resolved.playbook_id)
+        if resolved.drill is None:
+            INCIDENTS_RESOLVED.inc(playbook=resolved.playbook_id)
         observe_resolved(resolved)
         return resolved
 
@@ -157,6 +171,14 @@ class Engine(
 
         return (await self._mutate(incident_id, change, actor))[0]
 
+    async def drill_score(self, incident_id: str) -> DrillScore:
+        """A drill's score so far, or at its resolve."""
+        incident = await self.get(incident_id)
+        if incident.drill is None:
+            raise InvalidRequest(f"{incident.id} is not a drill")
+        return score(incident, self.playbook_for(incident), self.clock())
+
     async def stats(self, window: str | None = None) -> Stats:
         """Response times and fix outcomes of incidents opened within the window (7d, 30d, 90d)."""
-        return incident_stats(await self.list_incidents(None), window, self.clock())
+        incidents = await self.list_incidents(None)
+        return incident_stats(incidents, window, self.clock(), drills=self.practice_store)

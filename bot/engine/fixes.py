@@ -43,8 +43,8 @@ class FixFlow(VerificationFlow):
         step = self._step(incident, step_id)
         if not isinstance(step, FixStep):
             raise InvalidRequest(f"step '{step_id}' is a {step.kind} step, not a fix")
-        binding = self.config.binding(incident.service)
-        menu = await self._menu(step, incident.service, needed=choice is not None)
+        target = self.target(incident)
+        menu = await self._menu(step, incident, needed=choice is not None)
         action = chosen(step.action, choice, menu)
         pending = [
             a
@@ -54,7 +54,9 @@ class FixFlow(VerificationFlow):
         for approval in pending:
             if approval.choice == choice:
                 return approval
-        preview = await self.runner.preview(action, binding, incident.service, self.fix_timeout)
+        preview = await target.runner.preview(
+            action, target.binding, incident.service, self.fix_timeout
+        )
         if preview.error:
             others = "; ".join(c.label for c in menu if c.value != choice)
             hint = f" (its menu offers: {others})" if others else ""
@@ -84,16 +86,18 @@ class FixFlow(VerificationFlow):
 
         return (await self._mutate(incident_id, change, requester))[1]
 
-    async def _menu(self, step: FixStep, service: str, *, needed: bool) -> list[Choice]:
+    async def _menu(self, step: FixStep, incident: Incident, *, needed: bool) -> list[Choice]:
         """The step's menu; without a pick, a menu that cannot be read is just not offered."""
         if menu_kind(step.action) is None:
             return []
         read = menu_read(step.action)
-        binding = self.config.binding(service)
+        target = self.target(incident)
         try:
             result = None
             if read is not None:
-                result = await self.runner.check(read, binding, service, self.fix_timeout)
+                result = await target.runner.check(
+                    read, target.binding, incident.service, self.fix_timeout
+                )
             return choices_from(step.action, result)
         except InvalidRequest:
             if needed:
@@ -228,8 +232,10 @@ class FixFlow(VerificationFlow):
             current.approvals[approval_id].state = "applying"
 
         await self._mutate(incident_id, applying, BOT)
-        binding = self.config.binding(incident.service)
-        result = await self.runner.apply(action, binding, incident.service, self.fix_timeout)
+        target = self.target(incident)
+        result = await target.runner.apply(
+            action, target.binding, incident.service, self.fix_timeout
+        )
 
         def applied(current: Incident) -> None:
             done = current.approvals[approval_id]

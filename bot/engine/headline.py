@@ -49,7 +49,7 @@ def headline(incident: Incident, playbook: Playbook, now: datetime) -> Headline:
     stage = playbook.stages[incident.stage_index]
     return Headline(
         incident_id=incident.id,
-        title=playbook.title,
+        title=f"DRILL: {playbook.title}" if incident.drill is not None else playbook.title,
         service=incident.service,
         status=incident.status,
         severity=incident.severity,

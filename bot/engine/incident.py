@@ -180,6 +180,20 @@ class ChecklistItem(BaseModel):
     ticket: str = ""
 
 
+class DrillMark(BaseModel):
+    """What makes an incident a drill, and what its score is kept from as it goes."""
+
+    scenario: str
+    # The root cause id the scenario broke; the score times when it first ranks top.
+    root_cause: str
+    platform: Literal["kubernetes", "docker"] = "kubernetes"
+    # The process whose sandbox the drill runs against; another replica cannot reach it.
+    owner: str = ""
+    cause_found_at: datetime | None = None
+    # Fix steps requested that were not among the fixes of the causes the findings supported.
+    misfits: list[str] = Field(default_factory=list)
+
+
 IncidentStatus = Literal["open", "resolved"]
 
 
@@ -215,6 +229,8 @@ class Incident(BaseModel):
     checklist: dict[str, ChecklistItem] = Field(default_factory=dict)
     # The room's own messages on the timeline, keyed by the message's ts.
     pinned: dict[str, PinnedMessage] = Field(default_factory=dict)
+    # Set on a game day's incident: its own sandbox, no status page, no paging, a score.
+    drill: DrillMark | None = None
 
     def record(
         self, at: datetime, actor: Actor, event: str, text: str, step_id: str | None = None

@@ -69,10 +69,10 @@ class RecoveryFlow(FixFlow):
                 return None
             step = self._step(incident, approval.step_id)
             assert isinstance(step, FixStep)
-            binding = self.config.binding(incident.service)
+            target = self.target(incident)
             # The fix as it was approved: a rollback keeps its picked revision.
-            preview = await self.runner.preview(
-                fix_action(step, approval), binding, incident.service, self.fix_timeout
+            preview = await target.runner.preview(
+                fix_action(step, approval), target.binding, incident.service, self.fix_timeout
             )
             shows, landed = _what_it_shows(approval, preview)
             when = (

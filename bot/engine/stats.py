@@ -101,11 +101,15 @@ def _group(playbook: str, service: str, incidents: list[Incident]) -> GroupStats
     )
 
 
-def incident_stats(incidents: list[Incident], raw_window: str | None, now: datetime) -> Stats:
-    """Incidents opened within the window, per playbook and service and in total."""
+def incident_stats(
+    incidents: list[Incident], raw_window: str | None, now: datetime, *, drills: bool = False
+) -> Stats:
+    """Incidents opened within the window, per playbook and service and in total; drills only
+    with `drills` (a store that holds nothing but one drill's practice)."""
     window = parse_window(raw_window)
     since = now - WINDOWS[window]
-    recent = [i for i in incidents if i.opened_at >= since]
+    # A drill is practice, not an incident: it would skew every real response time.
+    recent = [i for i in incidents if i.opened_at >= since and (drills or i.drill is None)]
     keys = sorted({(i.playbook_id, i.service) for i in recent})
     groups = [
         _group(p, s, [i for i in recent if (i.playbook_id, i.service) == (p, s)]) for p, s in keys
@@ -115,6 +119,8 @@ def incident_stats(incidents: list[Incident], raw_window: str | None, now: datet
 
 def observe_resolved(incident: Incident) -> None:
     """Export a just-resolved incident's response times and fix outcomes to /metrics, once."""
+    if incident.drill is not None:
+        return
     labels = {"playbook": incident.playbook_id, "service": incident.service}
     for histogram, at in (
         (TIME_TO_ACKNOWLEDGE, incident.acknowledged_at),

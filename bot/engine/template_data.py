@@ -27,7 +27,8 @@ def _since(start: datetime, end: datetime | None) -> str:
 def template_context(
     incident: Incident, playbook: Playbook, config: Config, now: datetime, eta: str = ""
 ) -> dict[str, Any]:
-    binding = config.services.get(incident.service)
+    # A drill's service is its sandbox's, whatever a real service of that name is called.
+    binding = config.services.get(incident.service) if incident.drill is None else None
     end = incident.resolved_at or now
     stage = playbook.stages[incident.stage_index]
     fixes = [

@@ -37,8 +37,8 @@ class VerificationFlow(EngineCore):
         wait: timedelta | None = None,
     ) -> CheckResult:
         """Fail at once on a check that cannot run; else wait, then poll until it passes."""
-        binding = self.config.binding(incident.service)
-        reason = self.runner.unrunnable(check, binding, incident.service)
+        target = self.target(incident)
+        reason = target.runner.unrunnable(check, target.binding, incident.service)
         if reason is not None:
             # No retry can bind a missing setting: say so now, not after the deadline.
             return CheckResult(status="error", summary=f"this check cannot run: {reason}")
@@ -84,7 +84,7 @@ class VerificationFlow(EngineCore):
         progress: Progress | None,
     ) -> Hold:
         """Keep checking for `hold_for` after the first pass; the first failure ends the watch."""
-        binding = self.config.binding(incident.service)
+        target = self.target(incident)
         hold = hold_for.total_seconds()
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -94,7 +94,7 @@ class VerificationFlow(EngineCore):
         reported = 0
         while (elapsed := loop.time() - started) < hold:
             await asyncio.sleep(min(interval.total_seconds(), hold - elapsed))
-            result = await self.runner.check(check, binding, incident.service, per_try)
+            result = await target.runner.check(check, target.binding, incident.service, per_try)
             elapsed = loop.time() - started
             if result.status != "ok":
                 return Hold(result, elapsed)

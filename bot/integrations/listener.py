@@ -95,6 +95,9 @@ class Integrations:
         task.add_done_callback(self._tasks.discard)
 
     def _pending(self, incident: Incident) -> bool:
+        # A drill never reaches the status page nor pages anyone.
+        if incident.drill is not None:
+            return False
         if self.statuspage is not None:
             if len(incident.status_updates) > _handled_updates(incident):
                 return True

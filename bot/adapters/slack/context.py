@@ -20,6 +20,7 @@ from bot.adapters.slack.rooms import CHANNEL, Rooms
 from bot.config import Config
 from bot.engine.engine import Engine
 from bot.engine.incident import Incident
+from bot.engine.targets import Sandboxes
 from bot.errors import BotError, InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class SlackContext:
     rooms: Rooms
     identities: Identities
     admission: Admission = dataclasses.field(default_factory=Admission)
+    # The sandboxes of the drills this process started; None: drills are not offered.
+    sandboxes: Sandboxes | None = None
 
     async def incident_here(self, channel: str, explicit: str | None) -> Incident:
         """The incident a command means: the one named, or the one whose channel this is."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from bot.config import Config
 from bot.engine.engine import Engine
 from bot.engine.incident import Incident
 from bot.engine.scheduler import Scheduler, process_owner
+from bot.engine.targets import Sandboxes
 from bot.errors import ConfigError
 from bot.integrations.listener import Reporter, running_integrations
 from bot.settings import Settings
@@ -107,6 +109,7 @@ def build_slack(
     socket_mode: bool = False,
     session: aiohttp.ClientSession | None = None,
     tokens: SlackTokens | None = None,
+    sandboxes: Sandboxes | None = None,
 ) -> SlackAdapter:
     """A listener stores its decision, then acks, then works on, and Slack always hears back
     within 3 s; a decision on a request Slack gave up on is refused (see intake.py)."""
@@ -120,6 +123,7 @@ def build_slack(
         config=config,
         rooms=Rooms(app.client, engine, config),
         identities=Identities(app.client, config.approvers),
+        sandboxes=sandboxes,
     )
     commands.register(app, ctx)
     views.register(app, ctx)
@@ -150,17 +154,24 @@ async def run(
     host: str,
     port: int,
     grace_s: float = SHUTDOWN_GRACE_S,
+    sandboxes: Callable[[Engine, Settings], Sandboxes] | None = None,
 ) -> None:
     """Slack over HTTP, or over Socket Mode when `tokens` has an app token, until SIGTERM or
     SIGINT; then a clean shutdown: new requests get 503 (Socket Mode disconnects once the
     envelopes under way are acked), work under way gets up to `grace_s` to finish, timer claims
-    are released, the store closed."""
+    are released, the store closed. With `sandboxes`, `/incident drill` runs game days."""
     inflight = InFlight()
     async with running_engine(settings, config) as engine, aiohttp.ClientSession() as session:
-        slack = build_slack(engine, config, settings, session=session, tokens=tokens)
+        pool = sandboxes(engine, settings) if sandboxes is not None else None
+        slack = build_slack(
+            engine, config, settings, session=session, tokens=tokens, sandboxes=pool
+        )
         ctx = slack.notifier.ctx
         alerts = AlertWebhook(engine, SlackAlertSink(ctx))
         async with AsyncExitStack() as stack:
+            # Last out: the drills' sandboxes outlive every flow that may still reach them.
+            if ctx.sandboxes is not None:
+                stack.push_async_callback(ctx.sandboxes.close)
             await stack.enter_async_context(
                 Scheduler(
                     engine,

@@ -206,7 +206,8 @@ async def _held_note(
     """Say in the incidents channel (or the log) that the nudge waits for its room; with
     `once`, only the first time however often the firing is retried."""
     note = f"{message.text} ({pending_note(incident)})"
-    channel = ctx.config.channels.incidents
+    # A drill's nudge waits for its room: the incidents channel is for real incidents.
+    channel = ctx.config.channels.incidents if incident.drill is None else ""
     if not channel:
         log.warning("%s", note)
         return

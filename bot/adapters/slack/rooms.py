@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.api_errors import api_error
 from bot.adapters.slack.posting import post_once
 from bot.adapters.slack.rendering import blocks
-from bot.adapters.slack.rendering.message import Message, split
+from bot.adapters.slack.rendering.message import Message, drill_marked, split
 from bot.config import Config
 from bot.engine.engine import Engine
 from bot.engine.headline import Headline, headline
@@ -63,7 +63,9 @@ class Rooms:
         """
         playbook = self.engine.playbook_for(incident)
         announce_to = self.config.channels.incidents or origin_channel
-        channel_mode = self.config.channels.mode == "channel"
+        # A drill gets a room of its own, never a thread among the real incidents.
+        drill = incident.drill is not None
+        channel_mode = self.config.channels.mode == "channel" or drill
         if CHANNEL not in incident.links:
             if channel_mode:
                 channel = await self._create_channel(incident)
@@ -84,7 +86,7 @@ class Rooms:
             headline_ts = await self.post(incident, message)
             await self._pin(incident.links[CHANNEL], headline_ts)
             incident = await self.engine.set_links(incident.id, {HEADLINE: headline_ts})
-            if channel_mode and announce_to:
+            if channel_mode and announce_to and not drill:
                 await self._announce(incident, announce_to)
         if STAGE in incident.links:
             return incident
@@ -102,7 +104,8 @@ class Rooms:
             log.warning("could not announce %s in %s: %s", incident.id, channel, error)
 
     async def _create_channel(self, incident: Incident) -> str:
-        base = channel_name(self.config.channels.prefix, incident)
+        prefix = "drill" if incident.drill is not None else self.config.channels.prefix
+        base = channel_name(prefix, incident)
         for attempt in range(1, 6):
             name = base if attempt == 1 else f"{base[:76]}-{attempt}"
             try:
@@ -125,6 +128,9 @@ class Rooms:
         """Invite the config's user groups and users for the incident's severity to its channel;
         a group that cannot be read or a user who cannot be invited is logged, never fatal."""
         if self.config.channels.mode != "channel" or CHANNEL not in incident.links:
+            return
+        if incident.drill is not None:
+            # Severity brings people to real incidents; a drill calls nobody in.
             return
         users: list[str] = []
         for who in invited(self.config, incident.severity):
@@ -192,9 +198,13 @@ class Rooms:
     ) -> str:
         """Post in the incident's room: its channel, or its thread in thread mode."""
         thread = reply_to or incident.links.get(THREAD)
+        if incident.drill is not None:
+            message = drill_marked(message)
         return await self.post_to(incident.links[CHANNEL], message, thread, once)
 
     async def update(self, incident: Incident, ts: str, message: Message) -> None:
+        if incident.drill is not None:
+            message = drill_marked(message)
         part = split(message)[0]
         await self.client.chat_update(
             channel=incident.links[CHANNEL],
@@ -206,11 +216,12 @@ class Rooms:
     async def upload(
         self, incident: Incident, title: str, content: str, reply_to: str, extension: str = "txt"
     ) -> None:
+        filename = re.sub(r"[^A-Za-z0-9_.-]+", "-", title)[:60] + "." + extension
         await self.client.files_upload_v2(
             channel=incident.links[CHANNEL],
             thread_ts=reply_to,
-            title=title,
-            filename=re.sub(r"[^A-Za-z0-9_.-]+", "-", title)[:60] + "." + extension,
+            title=f"DRILL {title}" if incident.drill is not None else title,
+            filename=filename,
             content=content,
         )
 

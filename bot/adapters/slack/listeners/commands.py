@@ -1,4 +1,4 @@
-"""`/incident`: open, list, status, resolve, timeline, stats, help."""
+"""`/incident`: open, drill, list, status, resolve, timeline, stats, help."""
 
 from __future__ import annotations
 
@@ -65,6 +65,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                     response_type="ephemeral",
                     replace_original=False,
                 )
+        elif sub == "drill":
+            await _drill(ack, respond, ctx, words[1:], user, channel)
         elif sub in ("status", "timeline", "resolve"):
             await _ack_about_incident(ack, ctx, sub, words[1:], user, channel, command)
         else:
@@ -223,6 +225,56 @@ async def _open(
 
 def _room_to_make(origin: str) -> dict[str, str]:
     return {ROOM_PENDING: room_repair.OPENING, ORIGIN: origin}
+
+
+async def _drill(
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    ctx: SlackContext,
+    args: list[str],
+    user: str,
+    channel: str,
+) -> None:
+    """A game day: a drill incident in its own room, against a sandbox of its own."""
+    sandboxes = ctx.sandboxes
+    try:
+        if sandboxes is None:
+            raise InvalidRequest("drills are not offered by this bot")
+        playbook_id, scenario = drill_args(args)
+        chosen = sandboxes.scenario(playbook_id, scenario)
+    except BotError as exc:
+        await _ack_message(ack, blocks_error(str(exc)))
+        return
+    await ack(
+        response_type="ephemeral",
+        text=f"Starting a DRILL of {playbook_id} (scenario {chosen}) in its own sandbox …",
+    )
+
+    async def work() -> None:
+        actor = await ctx.identities.actor(user)
+        incident = await sandboxes.open(playbook_id, chosen, actor)
+        incident = await room_repair.open_room(ctx.rooms, incident, user, channel)
+        await respond(
+            response_type="ephemeral",
+            text=f"Opened DRILL {incident.id}: <#{incident.links['slack.channel']}>",
+        )
+
+    await ctx.guard(channel, user, work, "starting the drill", respond)
+
+
+def drill_args(args: list[str]) -> tuple[str, str | None]:
+    """`PLAYBOOK [--scenario S]` as (playbook, scenario or None); anything else is refused."""
+    usage = InvalidRequest("usage: /incident drill PLAYBOOK [--scenario S]")
+    if not args or args[0].startswith("-"):
+        raise usage
+    rest = args[1:]
+    if not rest:
+        return args[0].lower(), None
+    if len(rest) == 2 and rest[0] == "--scenario":
+        return args[0].lower(), rest[1]
+    if len(rest) == 1 and rest[0].startswith("--scenario="):
+        return args[0].lower(), rest[0].removeprefix("--scenario=")
+    raise usage
 
 
 def _help(ctx: SlackContext, problem: str = "") -> Message:

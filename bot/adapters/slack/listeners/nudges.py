@@ -24,6 +24,21 @@ from bot.playbooks.models import EscalationLevel
 SNOOZE_MINUTES = 10
 
 
+def contacts_for(ctx: SlackContext, incident: Incident, contacts: EscalationContact | None) -> str:
+    """The level's contacts: mentioned, but for a drill only when the config says so."""
+    if incident.drill is None or ctx.config.drills.mention_contacts:
+        return contact_mentions(contacts)
+    return contact_names(contacts)
+
+
+def contact_names(contacts: EscalationContact | None) -> str:
+    """The contacts as plain text that notifies nobody: their name, else their ids."""
+    if contacts is None:
+        return ""
+    named = contacts.name or ", ".join(contacts.notify)
+    return f"{escape(named)} (DRILL: not notified)" if named else ""
+
+
 def contact_mentions(contacts: EscalationContact | None) -> str:
     """`<@U..>` for users and `<!subteam^S..>` for user groups; nothing else is mentioned."""
     if contacts is None:
@@ -43,7 +58,7 @@ def tried(incident: Incident) -> str:
 
 
 class SlackNotifier:
-    """Posts what the scheduler fires; every replica's notifier is told only once per firing."""
+    """Posts what the scheduler fires, at most once per firing however often it is told."""
 
     def __init__(self, ctx: SlackContext) -> None:
         self.ctx = ctx
@@ -92,7 +107,7 @@ def nudge_message(
     ctx: SlackContext,
 ) -> Message:
     open_for = humanize(ctx.engine.clock() - incident.opened_at)
-    who = contact_mentions(contacts) or "(no contacts configured for this level)"
+    who = contacts_for(ctx, incident, contacts) or "(no contacts configured for this level)"
     late_note = " _(late: the bot was down when this was due)_" if late else ""
     text = (
         f":rotating_light: *{escape(incident.id)}* has been open for {open_for}: time to escalate "
@@ -153,7 +168,8 @@ async def escalate_now(ctx: SlackContext, incident: Incident, level: int, actor:
     """Record the escalation and tell the level's contacts in the room."""
     incident = await ctx.engine.escalate_now(incident.id, level, actor)
     found = next(lv for lv in ctx.engine.playbook_for(incident).escalation if lv.level == level)
-    who = contact_mentions(ctx.config.contact(level, found.title)) or "(no contacts configured)"
+    contacts = ctx.config.contact(level, found.title)
+    who = contacts_for(ctx, incident, contacts) or "(no contacts configured)"
     await ctx.rooms.post(
         incident,
         markup_message(

@@ -50,7 +50,7 @@ async def severity(
         incident, markup_message(f"{icon} <@{actor.id}> changed the severity: {change}")
     )
     announce_to = ctx.config.channels.incidents or incident.links.get(ORIGIN, "")
-    if ctx.config.channels.mode == "channel" and announce_to:
+    if ctx.config.channels.mode == "channel" and announce_to and incident.drill is None:
         await ctx.rooms.post_to(
             announce_to,
             markup_message(

@@ -129,9 +129,15 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             posted = text_message(text.replace("[ETA]", eta))
             # The room keeps the record; other channels get only what is addressed to them.
             await ctx.rooms.post(updated, posted)
+            sent = escape(audience_label(communication.audience))
+            if updated.drill is not None:
+                # Timed for the score, but a drill's update never leaves its room.
+                note = f"_Kept in this room; a real incident would send it to {sent}._"
+                await ctx.rooms.post(updated, markup_message(note))
+                ctx.rooms.refresh_headline(updated.id)
+                return
             for channel in channels_for(ctx.config.channels, communication.audience):
                 await ctx.rooms.post_to(channel, posted)
-            sent = escape(audience_label(communication.audience))
             await ctx.rooms.post(updated, markup_message(f"_Sent to {sent}._"))
             ctx.rooms.refresh_headline(updated.id)
 
@@ -151,6 +157,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             with intake.deciding():
                 incident = await ctx.engine.resolve(incident_id, actor, cause, resolution)
             await ctx.rooms.post(incident, resolution_message(incident, user))
+            if incident.drill is not None:
+                score = await ctx.engine.drill_score(incident.id)
+                await ctx.rooms.post(incident, text_message("\n".join(score.lines())))
             document = await ctx.engine.post_incident_document(incident.id)
             await ctx.rooms.upload(
                 incident,

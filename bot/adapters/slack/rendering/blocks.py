@@ -57,6 +57,7 @@ __all__ = [
 
 USAGE = (
     "`/incident PLAYBOOK [SERVICE] [--sev N] [SUMMARY]` open an incident (severity 1 to 4)\n"
+    "`/incident drill PLAYBOOK [--scenario S]` a game day against a sandbox, scored at the end\n"
     "`/incident list` open incidents\n"
     "`/incident stats [7d|30d|90d]` response times and fix outcomes (medians, p90)\n"
     "`/incident status` this incident's headline and current stage\n"
@@ -142,6 +143,8 @@ def _note(note: str | None) -> str:
 def _incident_line(incident: Incident, playbooks: dict[str, Playbook], now: datetime) -> str:
     playbook = playbooks.get(incident.playbook_id)
     title = playbook.title if playbook else incident.playbook_id
+    if incident.drill is not None:
+        title = f"DRILL: {title}"
     stages = f"/{len(playbook.stages)}" if playbook else ""
     commander = mention(incident.commander) if incident.commander else "no commander"
     age = humanize((incident.resolved_at or now) - incident.opened_at)

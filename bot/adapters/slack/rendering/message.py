@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject
 
 # Slack refuses a message of more blocks; slack_sdk does not check it.
 MAX_BLOCKS = 50
@@ -16,6 +16,15 @@ class Message:
 
     text: str
     blocks: list[Block]
+
+
+DRILL_MARK = ":test_tube: *DRILL*: a game day against a sandbox; nothing here is real"
+
+
+def drill_marked(message: Message) -> Message:
+    """The message as a drill's room shows it: said to be a drill, in its text and on top."""
+    mark = ContextBlock(elements=[MarkdownTextObject(text=DRILL_MARK)])
+    return Message(f"DRILL: {message.text}", [mark, *message.blocks])
 
 
 def split(message: Message) -> list[Message]:
