@@ -9,6 +9,7 @@ truth) but never too little.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +25,10 @@ from bot.store.redis_connection import connect, parse
 DEFAULT_PREFIX = "runbook-bot:"
 # Below the store's 1 s deadline, so a missing replica is told as such, not as a silent store.
 _WAIT_MS = 500
+# How long the count of the primary's connected replicas is trusted before it is asked again.
+_RECOUNT_S = 1.0
+# A replica acknowledges its offset every second; one silent for longer is not in step.
+_LAGGING_S = 2
 
 # KEYS: record; ARGV: status, version, body.
 _INSERT = """
@@ -69,8 +74,11 @@ class RedisStore:
     """Store in Redis under a key prefix, so one Redis can serve several bots.
 
     With `replicas` set (the default behind Sentinel), a record write is acknowledged only once
-    that many replicas have it. Replication is one ordered stream per primary, so this also
-    confirms every earlier write of the process there, such as the claim a fix runs under.
+    that many replicas have it, and every other replica connected to the primary (outside a
+    Cluster): Sentinel picks the replica to promote by the offsets it last polled, which may be
+    seconds old, so a write only one of two replicas has can be lost when the other is promoted.
+    Replication is one ordered stream per primary, so this also confirms every earlier write of
+    the process there, such as the claim a fix runs under.
     """
 
     def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
@@ -78,6 +86,9 @@ class RedisStore:
         self._prefix = prefix
         self._replicas = target.replicas
         self._redis = connect(target)
+        # Replicas connected to the primary when last counted, and when (monotonic).
+        self._connected = 0
+        self._counted_at = -_RECOUNT_S
         self._insert = self._redis.register_script(_INSERT)
         self._index = self._redis.register_script(_INDEX)
         self._replace = self._redis.register_script(_REPLACE)
@@ -188,28 +199,57 @@ class RedisStore:
         if not self._replicas:
             return await self._call(script(keys=keys, args=args))
         for _ in range(2):
-            reply, confirmed = await self._call(self._write_and_wait(script, keys, args))
+            needed = await self._replicas_to_wait_for()
+            try:
+                reply, confirmed = await self._call(
+                    self._write_and_wait(script, keys, args, needed)
+                )
+            except StoreError:
+                self._counted_at = -_RECOUNT_S
+                raise
             if isinstance(reply, NoScriptError):
                 # A promoted replica or a restarted server has not seen the script yet.
                 await self._call(self._redis.script_load(script.script))
                 continue
             if isinstance(reply, Exception):
                 raise _failure(reply)
-            if wrote(reply) and (isinstance(confirmed, Exception) or confirmed < self._replicas):
+            if wrote(reply) and (isinstance(confirmed, Exception) or confirmed < needed):
+                # Count again: a replica may have gone (or the primary changed) since.
+                self._counted_at = -_RECOUNT_S
                 raise StoreError(
-                    f"redis store: saved on the primary, but not confirmed by {self._replicas} "
+                    f"redis store: saved on the primary, but not confirmed by {needed} "
                     f"replica(s) within {_WAIT_MS} ms; it may be lost if the primary fails, "
                     "so it is not acted on"
                 )
             return reply
         raise StoreError("redis store: the server keeps forgetting the bot's scripts")
 
+    async def _replicas_to_wait_for(self) -> int:
+        """`replicas`, or every replica in step with the primary if there are more (counted
+        from INFO replication at most once a second; a Cluster's primaries are not counted)."""
+        now = time.monotonic()
+        if isinstance(self._redis, RedisCluster) or now - self._counted_at < _RECOUNT_S:
+            return max(self._replicas, self._connected)
+        info = await self._call(self._redis.info("replication"))
+        self._connected = sum(
+            1
+            for name, replica in info.items()
+            if name.startswith("slave")
+            and isinstance(replica, dict)
+            and replica.get("state") == "online"
+            # A replica that has not acknowledged for longer (frozen, cut off) would hold
+            # every write up until the primary drops it; it is not counted.
+            and int(replica.get("lag", _LAGGING_S + 1)) <= _LAGGING_S
+        )
+        self._counted_at = now
+        return max(self._replicas, self._connected)
+
     async def _write_and_wait(
-        self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], needed: int
     ) -> tuple[Any, Any]:
         """The script's reply and WAIT's, or the errors in their place; one connection for both,
         since WAIT counts only the writes of the connection it is sent on."""
-        wait = ("WAIT", self._replicas, _WAIT_MS)
+        wait = ("WAIT", needed, _WAIT_MS)
         evalsha = ("EVALSHA", script.sha, len(keys), *keys, *args)
         if isinstance(self._redis, RedisCluster):
             # The cluster client routes a keyless WAIT anywhere: send both to the key's primary.

@@ -168,7 +168,8 @@ async def test_an_approval_no_replica_confirms_is_refused_and_asked_for_again(
         sentinel.thaw_replicas()
 
     message = str(refused.value)
-    assert "not confirmed by 1 replica(s)" in message and "\n" not in message
+    # Both replicas are in step with the primary until frozen: a write waits for both.
+    assert "not confirmed by 2 replica(s)" in message and "\n" not in message
     assert kube.revision() == revision and image(kube) == "ecap/api:2.5.0"  # not run
     # Not forgotten: once replicas confirm again, the next sync asks for the fix afresh.
     told = await synced(other)
@@ -177,6 +178,39 @@ async def test_an_approval_no_replica_confirms_is_refused_and_asked_for_again(
     applied = await other.approve(incident.id, interruption.fresh.id, SECOND)
     assert applied.state == "applied"
     assert kube.revision() == revision + 1
+
+
+async def test_a_write_waits_for_every_replica_in_step_and_not_for_one_that_stalled(
+    sentinel: RedisSentinel, tmp_path: Path
+) -> None:
+    # Sentinel promotes by the offsets it last polled: a write only one replica has could be
+    # lost when the other is promoted, so every replica in step must confirm it.
+    store = open_bounded_store(sentinel.url, tmp_path / "unused.db")
+    try:
+        await store.insert(Record("INC-0001", "open", 1, "{}"))
+        stalled = sentinel.replica_ports()[0]
+        sentinel.freeze_replica(stalled)
+        try:
+            with pytest.raises(StoreError) as refused:
+                await store.insert(Record("INC-0002", "open", 1, "{}"))
+            assert "not confirmed by 2 replica(s)" in str(refused.value)
+            # Once it has not acknowledged for a while it is no longer waited for: the other
+            # replica alone confirms, and writes go on.
+            deadline = time.monotonic() + 30.0
+            written = 2
+            while True:
+                written += 1
+                try:
+                    await store.insert(Record(f"INC-{written:04d}", "open", 1, "{}"))
+                    break
+                except StoreError as exc:
+                    assert "not confirmed by 2 replica(s)" in str(exc)
+                    assert time.monotonic() < deadline, "writes never resumed"
+                    await asyncio.sleep(0.5)
+        finally:
+            sentinel.thaw_replicas()
+    finally:
+        await store.close()
 
 
 async def test_on_a_cluster_a_confirmed_record_survives_its_primary_and_writes_resume(

@@ -218,6 +218,12 @@ class RedisSentinel(Started):
             if server.port != primary and server.process.poll() is None:
                 server.process.send_signal(signal.SIGSTOP)
 
+    def freeze_replica(self, port: int) -> None:
+        """SIGSTOP one replica: it stays connected to the primary but confirms nothing."""
+        for server in self._servers:
+            if server.port == port:
+                server.process.send_signal(signal.SIGSTOP)
+
     def thaw_replicas(self) -> None:
         """SIGCONT every replica again."""
         for server in self._servers:
