@@ -244,6 +244,9 @@ class DrillsConfig(BaseModel):
 
     # Off: a drill names the escalation contacts as plain text, so nobody is called to a drill.
     mention_contacts: bool = False
+    # Each drill runs a sandbox (threads, ports) in the process that started it: a bound, so a
+    # stream of /incident drill cannot starve the process that serves real incidents.
+    max_running: int = Field(default=3, ge=1, le=20)
 
 
 class Config(BaseModel):

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from bot.app import build_executors
 from bot.config import ServiceBinding
-from bot.drills.catalog import own_scenario, root_cause_of
+from bot.drills.catalog import DrillScenario, own_scenario, root_cause_of
 from bot.drills.kubernetes.sandbox import READY_DELAY
 from bot.drills.target import started
 from bot.engine.engine import Engine
 from bot.engine.incident import Actor, DrillMark, Incident
 from bot.engine.runner import ActionRunner
 from bot.engine.targets import Target
-from bot.errors import BotError
+from bot.errors import BotError, InvalidRequest
 from bot.executors.registry import ExecutorRegistry
 from bot.settings import Settings
 
@@ -44,18 +44,38 @@ class SandboxPool:
         self._sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
         self._running: dict[str, tuple[ExitStack, ExecutorRegistry]] = {}
+        # Drills whose sandbox is starting: they count against drills.max_running too.
+        self._starting = 0
         self._stopping: set[asyncio.Task[None]] = set()
         engine.on_change(self._changed)
 
     def scenario(self, playbook_id: str, scenario: str | None) -> str:
-        """The scenario a drill of the playbook would run; NotFound for a bad pair."""
+        """The scenario a drill of the playbook would run; NotFound for a bad pair,
+        InvalidRequest when this process runs as many drills as it may."""
         self._engine.playbook(playbook_id)
-        return own_scenario(playbook_id, scenario).name
+        name = own_scenario(playbook_id, scenario).name
+        self._admit()
+        return name
+
+    def _admit(self) -> None:
+        limit = self._engine.config.drills.max_running
+        if len(self._running) + self._starting >= limit:
+            raise InvalidRequest(
+                f"{limit} drill(s) already running here (drills.max_running); resolve one first"
+            )
 
     async def open(self, playbook_id: str, scenario: str | None, actor: Actor) -> Incident:
         """A new drill incident of the playbook, against a fresh sandbox of the scenario."""
         self._engine.playbook(playbook_id)
         chosen = own_scenario(playbook_id, scenario)
+        self._admit()
+        self._starting += 1
+        try:
+            return await self._open(playbook_id, chosen, actor)
+        finally:
+            self._starting -= 1
+
+    async def _open(self, playbook_id: str, chosen: DrillScenario, actor: Actor) -> Incident:
         mark = DrillMark(
             scenario=chosen.name, root_cause=root_cause_of(chosen), platform=chosen.platform
         )

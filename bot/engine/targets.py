@@ -24,7 +24,8 @@ class Sandboxes(Protocol):
     the command that runs them, since nothing else in the product imports the drills."""
 
     def scenario(self, playbook_id: str, scenario: str | None) -> str:
-        """The scenario a drill of the playbook would run; NotFound for a bad pair."""
+        """The scenario a drill of the playbook would run; NotFound for a bad pair,
+        InvalidRequest when this process runs as many drills as it may."""
         ...
 
     async def open(self, playbook_id: str, scenario: str | None, actor: Actor) -> Incident:

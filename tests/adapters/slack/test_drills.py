@@ -269,6 +269,22 @@ async def test_bad_drill_input_is_one_line_and_changes_nothing(
     assert pool.running() == []
 
 
+async def test_drills_past_the_bound_are_refused_in_one_line_and_start_nothing(
+    drill_bot: tuple[SlackBot, SandboxPool],
+) -> None:
+    bot, pool = drill_bot
+    bot.engine.config.drills.max_running = 1
+    incident_id, _ = await open_drill(bot)
+    rooms = len(bot.api.calls_to("conversations.create"))
+    ack = await bot.command("drill api-down")
+    assert ack["text"].startswith(":warning: "), ack
+    assert "1 drill(s) already running here (drills.max_running)" in ack["text"]
+    assert "\n" not in ack["text"]
+    assert pool.running() == [incident_id]
+    assert [i.id for i in await bot.engine.list_incidents(None)] == [incident_id]
+    assert len(bot.api.calls_to("conversations.create")) == rooms
+
+
 async def test_another_replica_refuses_a_drill_it_has_no_sandbox_for_in_one_line(
     drill_bot: tuple[SlackBot, SandboxPool],
 ) -> None:
