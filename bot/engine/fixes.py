@@ -204,6 +204,9 @@ class FixFlow(VerificationFlow):
         self, incident: Incident, approval_id: str, approver: Actor
     ) -> tuple[FixStep, CheckResult]:
         incident_id = incident.id
+        # Before anything is recorded: a drill's fix approved on a replica without its sandbox
+        # (or a service no longer bound) is refused and changes nothing, not left "applying".
+        target = self.target(incident)
 
         def approved(current: Incident) -> tuple[FixStep, WriteAction]:
             pending = self._pending(current, approval_id)
@@ -232,7 +235,6 @@ class FixFlow(VerificationFlow):
             current.approvals[approval_id].state = "applying"
 
         await self._mutate(incident_id, applying, BOT)
-        target = self.target(incident)
         result = await target.runner.apply(
             action, target.binding, incident.service, self.fix_timeout
         )

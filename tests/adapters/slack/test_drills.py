@@ -20,6 +20,7 @@ from bot.config import Config
 from bot.drills.kubernetes import Sandbox
 from bot.drills.pool import SandboxPool
 from bot.engine.incident import Actor, Incident
+from bot.errors import InvalidRequest
 from bot.integrations.listener import running_integrations
 from bot.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED
 from bot.store.base import Record
@@ -283,6 +284,27 @@ async def test_drills_past_the_bound_are_refused_in_one_line_and_start_nothing(
     assert pool.running() == [incident_id]
     assert [i.id for i in await bot.engine.list_incidents(None)] == [incident_id]
     assert len(bot.api.calls_to("conversations.create")) == rooms
+
+
+async def test_a_drill_fix_approved_where_its_sandbox_is_not_changes_nothing(
+    drill_bot: tuple[SlackBot, SandboxPool],
+) -> None:
+    bot, _ = drill_bot
+    incident_id, _ = await open_drill(bot)
+    approval = await bot.engine.request_fix(incident_id, "rollback", Actor(id=ALICE, name="al"))
+    # As on a replica that did not start the drill: no sandbox to apply the fix to.
+    target = bot.engine.drill_targets.pop(incident_id)
+    try:
+        with pytest.raises(InvalidRequest) as refused:
+            await bot.engine.approve(incident_id, approval.id, Actor(id=BOB, name="bob"))
+    finally:
+        bot.engine.drill_targets[incident_id] = target
+    assert f"DRILL {incident_id}'s sandbox is gone" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    # Still waiting for an approval where it can run, not left "applying" for recovery.
+    stored = await bot.engine.get(incident_id)
+    assert stored.approvals[approval.id].state == "pending"
+    assert not [e for e in stored.timeline if e.event == "fix-approved"]
 
 
 async def test_another_replica_refuses_a_drill_it_has_no_sandbox_for_in_one_line(
